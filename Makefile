@@ -1,0 +1,58 @@
+# Custodian: `make demo` runs the pipeline on generated demo data, `make test` runs the tests.
+# Everything a fresh machine needs is installed from the package registry by `make install`.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+DEMO_CUSTOMERS ?= 3000
+DEMO_DAYS ?= 4
+DEMO_START ?= 2026-11-01
+DEMO_SEED ?= 42
+DEMO_DATA ?= data/landing
+export CUSTODIAN_WAREHOUSE ?= $(CURDIR)/warehouse/custodian.duckdb
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export UV_PYTHON ?= 3.11
+
+.PHONY: install demo test lint format ui bench clean
+
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) custodian demo-data --out $(DEMO_DATA) --customers $(DEMO_CUSTOMERS) \
+		--days $(DEMO_DAYS) --start $(DEMO_START) --seed $(DEMO_SEED)
+	$(RUN) custodian run --through $$($(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
+	$(RUN) custodian audit --month $$(echo $(DEMO_START) | cut -c1-7)
+
+test: install
+	$(RUN) pytest
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt/models dbt/macros
+
+format: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+	$(RUN) sqlfluff fix dbt/models dbt/macros
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+bench: install
+	$(RUN) python bench/run_all.py
+
+clean:
+	rm -rf warehouse data .dagster dbt/target dbt/logs

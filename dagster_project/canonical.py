@@ -1,0 +1,60 @@
+"""The canonical customer record: the one vocabulary every source is mapped onto.
+
+Every source in governance.yaml maps its own columns onto these fields; every later layer
+(standardisation, matching, survivorship, monitoring, audits, masking) speaks only this vocabulary.
+Adding a field here is the one change needed before a mapping may use it.
+"""
+
+from __future__ import annotations
+
+# field name -> (description, sensitivity class used later for masking and the data dictionary)
+CANONICAL_FIELDS: dict[str, tuple[str, str]] = {
+    "source_record_id": ("The record's own key in its source system; unique per source.", "none"),
+    "full_name": (
+        "The name as one string, in whatever script and order the source holds.",
+        "direct",
+    ),
+    "given_name": ("Given (first) name when the source splits names.", "direct"),
+    "family_name": ("Family name (surname) when the source splits names.", "direct"),
+    "name_original_script": (
+        "The name in its original script (e.g. Han) when given separately.",
+        "direct",
+    ),
+    "gender": ("Gender as the source writes it (M/F, 男/女, male/female ...).", "quasi"),
+    "date_of_birth": ("Date of birth in the source's own format.", "quasi"),
+    "national_id": ("National identity number (mainland resident ID: 18 digits).", "direct"),
+    "mobile_phone": ("Mobile phone number as written by the source.", "direct"),
+    "landline_phone": ("Landline phone number as written by the source.", "direct"),
+    "email": ("E-mail address.", "direct"),
+    "address_line": ("Mailing address: street, number, building and room.", "direct"),
+    "district": ("District or county of the mailing address.", "quasi"),
+    "city": ("City of the mailing address.", "quasi"),
+    "province": ("Province, state or region of the mailing address.", "quasi"),
+    "postal_code": ("Postal code of the mailing address.", "quasi"),
+    "country_code": (
+        "Country of the mailing address (code or name as the source writes it).",
+        "none",
+    ),
+    "billing_address_line": (
+        "Billing address when the source keeps one apart from mailing.",
+        "direct",
+    ),
+    "company_name": ("Employer or company the customer buys for.", "none"),
+    "customer_tags": ("Business tags such as VIP, new, churn_risk; ';'-separated.", "none"),
+    "membership_level": ("Loyalty or membership tier.", "none"),
+    "last_interaction_at": ("When the customer last interacted with the source system.", "none"),
+    "consent_marketing": (
+        "Whether the customer consented to marketing (source's own yes/no).",
+        "none",
+    ),
+    "updated_at": ("When the source last changed the record.", "none"),
+}
+
+REQUIRED_MAPPED_FIELDS = ("source_record_id",)
+
+SENSITIVITY_CLASSES = {
+    "direct": "direct identifier",
+    "quasi": "quasi-identifier",
+    "sensitive": "sensitive",
+    "none": "none",
+}

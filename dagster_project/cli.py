@@ -1,0 +1,367 @@
+"""The `custodian` command: demo data, pipeline runs and read-only queries.
+
+Exit codes: 0 ok, 1 a run failed, 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dagster_project import settings
+from dagster_project.config import ConfigError, GovernanceConfig, load_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Custodian: govern customer records from many systems into one golden table.",
+)
+# Bound to the real streams now: runs redirect sys.stdout/sys.stderr (dbt and Splink chatter) to a
+# log file, while progress and summaries still reach the terminal.
+console = Console(file=sys.stdout)
+err_console = Console(file=sys.stderr)
+
+EXIT_RUN_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="governance.yaml to use (default: $CUSTODIAN_CONFIG, else ./governance.yaml).",
+    ),
+]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _load(config_option: Path | None) -> GovernanceConfig:
+    path = settings.config_path(config_option)
+    # The Dagster definitions read the config through settings: point them at the same file.
+    os.environ["CUSTODIAN_CONFIG"] = str(path.resolve())
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option(help="Landing folder to write the drops into.")] = Path(
+        "data/landing"
+    ),
+    customers: Annotated[int, typer.Option(min=1, help="Number of distinct people.")] = 5000,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Daily drops to write.")] = 5,
+    start: Annotated[
+        str, typer.Option(help="First drop's date, YYYY-MM-DD (day one is a full extract).")
+    ] = "2026-11-01",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    faults: Annotated[
+        bool, typer.Option(help="Inject file faults (malformed lines, drift, a re-sent file).")
+    ] = False,
+) -> None:
+    """Generate realistic, messy multi-source demo drops with ground truth under <out>/_truth."""
+    from dagster_project.lib.demo import generate_demo_data
+
+    try:
+        start_date = date.fromisoformat(start)
+    except ValueError:
+        raise _fail(f"--start {start!r} is not a date; use YYYY-MM-DD", EXIT_BAD_INPUT) from None
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        summary = generate_demo_data(
+            out,
+            customers=customers,
+            days=days,
+            start=start_date,
+            seed=seed,
+            faults=faults,
+            progress=report,
+        )
+    table = Table(title=f"Demo data in {out}")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    for source, count in sorted(summary.records_per_source.items()):
+        table.add_row(source, f"{count:,}")
+    console.print(table)
+    console.print(
+        f"{summary.people:,} people; ground truth in {out / '_truth'}; "
+        f"events: {', '.join(f'{k}={v}' for k, v in sorted(summary.events.items())) or 'none'}"
+    )
+
+
+def landed_partitions(config: GovernanceConfig, through: date) -> list[date]:
+    """Days from the pipeline's start through `through` on which any source has a file."""
+    days = []
+    day = config.pipeline_start_date
+    while day <= through:
+        if any(
+            (config.landing_root / source.path_for(day)).is_file()
+            for source in config.sources
+            if day >= source.start_date
+        ):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _execute(job_name: str, partition_keys: list[str], label: str) -> list:
+    """Run a job in-process for each partition, with a progress bar; stop at the first failure."""
+    from dagster_project.definitions import build_definitions
+
+    definitions = build_definitions()
+    job = definitions.resolve_job_def(job_name)
+    instance = _instance()
+    log_path = settings.warehouse_path().resolve().parent / "logs" / f"{job_name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    results = []
+    with _progress() as progress, log_path.open("a", encoding="utf-8") as log:
+        task = progress.add_task(label, total=len(partition_keys))
+        for key in partition_keys:
+            progress.update(task, description=f"{label} {key}")
+            # dbt's event stream and Splink's training notes go to the log, not the terminal.
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                result = job.execute_in_process(
+                    partition_key=key,
+                    instance=instance,
+                    run_config=_QUIET_RUN_CONFIG,
+                    raise_on_error=False,
+                )
+            results.append((key, result))
+            if not result.success:
+                break
+            progress.advance(task)
+    console.print(f"run log: {log_path}", highlight=False)
+    return results
+
+
+def _failure_summary(result) -> str:
+    lines = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            if error and error.cause:
+                message = error.cause.message.strip().splitlines()[0]
+            lines.append(f"  step {event.step_key}: {message}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            lines.append(
+                f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
+                f" ({evaluation.severity.value}): {evaluation.description or ''}"
+            )
+    return "\n".join(lines) or "  (no step failure recorded; see the Dagster run logs)"
+
+
+def _check_counts(results) -> tuple[int, int]:
+    passed = failed = 0
+    for _, result in results:
+        for evaluation in result.get_asset_check_evaluations():
+            if evaluation.passed:
+                passed += 1
+            else:
+                failed += 1
+    return passed, failed
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    through: Annotated[
+        str | None,
+        typer.Option(help="Last partition date to run, YYYY-MM-DD (default: yesterday)."),
+    ] = None,
+) -> None:
+    """Run the daily pipeline for every partition with landed data, then print a summary."""
+    governance = _load(config)
+    try:
+        last = date.fromisoformat(through) if through else date.today() - timedelta(days=1)
+    except ValueError:
+        raise _fail(
+            f"--through {through!r} is not a date; use YYYY-MM-DD", EXIT_BAD_INPUT
+        ) from None
+    partitions = landed_partitions(governance, last)
+    if not partitions:
+        raise _fail(
+            f"no landed files between {governance.pipeline_start_date} and {last} under "
+            f"{governance.landing_root}. Generate demo data with `custodian demo-data` or "
+            "deliver source files there.",
+            EXIT_BAD_INPUT,
+        )
+    results = _execute(
+        "daily_customer_pipeline", [d.isoformat() for d in partitions], "daily pipeline"
+    )
+    failed = [(key, result) for key, result in results if not result.success]
+    print_summary(governance, results)
+    if failed:
+        key, result = failed[0]
+        err_console.print(f"[bold red]daily pipeline failed for partition {key}[/]")
+        err_console.print(_failure_summary(result), highlight=False)
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _month_partition(month: str | None) -> str:
+    if month is None:
+        first_of_this_month = date.today().replace(day=1)
+        return (first_of_this_month - timedelta(days=1)).replace(day=1).isoformat()
+    try:
+        return date.fromisoformat(month + "-01").isoformat()
+    except ValueError:
+        raise _fail(f"--month {month!r} is not a month; use YYYY-MM", EXIT_BAD_INPUT) from None
+
+
+def _run_monthly(job_name: str, config: Path | None, month: str | None, label: str) -> None:
+    _load(config)
+    key = _month_partition(month)
+    results = _execute(job_name, [key], label)
+    _, result = results[0]
+    if not result.success:
+        err_console.print(f"[bold red]{job_name} failed for {key[:7]}[/]")
+        err_console.print(_failure_summary(result), highlight=False)
+        raise typer.Exit(EXIT_RUN_FAILED)
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        console.print(f"[green]{materialization.asset_key.to_user_string()}[/] ({key[:7]})")
+        for name, value in materialization.metadata.items():
+            text = getattr(value, "value", value)
+            console.print(f"  {name}: {text}", highlight=False)
+
+
+@app.command()
+def audit(
+    config: ConfigOption = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: last month).")] = None,
+) -> None:
+    """Run the monthly quality audit for one month."""
+    _run_monthly("monthly_quality_audit", config, month, "monthly audit")
+
+
+@app.command()
+def purge(
+    config: ConfigOption = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: last month).")] = None,
+) -> None:
+    """Apply retention policies as of the end of one month."""
+    _run_monthly("monthly_retention_purge", config, month, "retention")
+
+
+def print_summary(governance: GovernanceConfig, results) -> None:
+    from dagster_project.lib.report.summary import warehouse_summary
+
+    warehouse_file = settings.warehouse_path().resolve()
+    summary = warehouse_summary(warehouse_file)
+    table = Table(title="Records per source (latest version of each record)")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    table.add_column("quarantined rows", justify="right")
+    for source in governance.sources:
+        table.add_row(
+            source.name,
+            f"{summary.records_per_source.get(source.name, 0):,}",
+            f"{summary.quarantined_per_source.get(source.name, 0):,}",
+        )
+    console.print(table)
+    passed, failed = _check_counts(results)
+    succeeded = sum(1 for _, result in results if result.success)
+    console.print(
+        f"partitions run: {succeeded}/{len(results)} succeeded  "
+        f"golden customers: [bold]{summary.golden_customers:,}[/] from "
+        f"{summary.source_records:,} source records  "
+        f"checks: [green]{passed} passed[/], [red]{failed} failed[/]"
+    )
+    console.print(f"warehouse: {warehouse_file}")
+    console.print(f"reports:   {settings.reports_dir().resolve()}")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query over the warehouse.")],
+    unmasked: Annotated[
+        bool, typer.Option(help="Show personal data unmasked (masked by default).")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to print at most.")] = 50,
+) -> None:
+    """Query the warehouse read-only and print the result as a table."""
+    import duckdb
+
+    from dagster_project.lib.privacy.masking import mask_column_value
+    from dagster_project.lib.warehouse import connect
+
+    try:
+        con = connect(settings.warehouse_path(), read_only=True, timeout=5)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    try:
+        cursor = con.execute(query)
+        if cursor.description is None:
+            console.print("(statement returned no rows)")
+            return
+        columns = [column[0] for column in cursor.description]
+        rows = cursor.fetchmany(limit + 1)
+    except duckdb.Error as exc:
+        raise _fail(f"query failed: {str(exc).splitlines()[0]}", EXIT_BAD_INPUT) from None
+    finally:
+        con.close()
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows[:limit]:
+        table.add_row(
+            *(
+                "∅"
+                if value is None
+                else str(value if unmasked else mask_column_value(column, value))
+                for column, value in zip(columns, row, strict=True)
+            )
+        )
+    console.print(table)
+    more = " (more rows not shown; use --limit)" if len(rows) > limit else ""
+    console.print(f"{min(len(rows), limit)} row(s){more}" + ("" if unmasked else "; PII masked"))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

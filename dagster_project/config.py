@@ -1,0 +1,361 @@
+"""The governance config: one validated file that describes sources, rules and policies.
+
+`load_config` is the only way the rest of the platform reads governance.yaml. A bad file fails
+with `ConfigError`, whose message names the file, the key path (``sources[2].mapping.phone``),
+what is wrong and what is allowed, so a person can fix it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dagster_project.canonical import CANONICAL_FIELDS, REQUIRED_MAPPED_FIELDS
+
+SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+class ConfigError(Exception):
+    """The governance config cannot be used; the message says where and why."""
+
+
+def _reject_unknown_fields(value: dict[str, Any]) -> None:
+    # One "<field>: message" line per problem; the error formatter moves the field name into the
+    # key path so the person sees `sources[2].mapping.phone`.
+    unknown = [field for field in value if field not in CANONICAL_FIELDS]
+    if unknown:
+        raise ValueError(
+            "\n".join(
+                f"{field}: not a canonical customer field; allowed: "
+                f"{', '.join(CANONICAL_FIELDS)} (dagster_project/canonical.py)"
+                for field in unknown
+            )
+        )
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos ("trust_rnak"); silently ignoring them would
+    # silently disable a setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SqlExpression(_Strict):
+    """A DuckDB SQL expression over the source's own columns (all text in the raw table)."""
+
+    expr: str = Field(min_length=1)
+
+
+FieldMapping = Annotated[str, Field(min_length=1)] | SqlExpression
+
+
+class SourceConfig(_Strict):
+    """One source system's export: where it lands, how to read it, how it maps to the canon."""
+
+    name: str = Field(pattern=SOURCE_NAME_PATTERN)
+    system: Literal["crm", "erp", "web", "call_center", "marketing", "other"]
+    description: str = ""
+    path: str = Field(
+        description="Path under the landing root, formatted with the partition date, "
+        "e.g. 'crm/{date:%Y-%m-%d}/crm_customers_{date:%Y%m%d}.csv'."
+    )
+    format: Literal["csv", "jsonl", "parquet"]
+    encoding: str = "utf-8"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quote: str = Field(default='"', min_length=1, max_length=1)
+    header: bool = True
+    start_date: date
+    trust_rank: int = Field(ge=1, description="1 is the most trusted source for survivorship.")
+    default_region: str = Field(
+        default="CN",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 region used to parse phone numbers written "
+        "without a country code.",
+    )
+    on_missing: Literal["fail", "skip"] = "fail"
+    max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
+    mapping: dict[str, FieldMapping]
+
+    @field_validator("path")
+    @classmethod
+    def _path_has_date(cls, value: str) -> str:
+        if "{date" not in value:
+            raise ValueError(
+                "must contain the partition date placeholder, e.g. '{date:%Y-%m-%d}', "
+                "so each day's drop has its own file"
+            )
+        try:
+            value.format(date=date(2000, 1, 2))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"is not a valid pattern ({exc}); only the placeholder {{date:<strftime>}} "
+                "is allowed"
+            ) from exc
+        if Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("must be relative to landing_root and stay inside it")
+        return value
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _mapping_values_have_a_shape(cls, value: Any) -> Any:
+        # Checked before pydantic's union matching, which would report one error per branch.
+        if not isinstance(value, dict):
+            return value
+        for field, source in value.items():
+            is_column = isinstance(source, str) and source.strip()
+            is_expression = (
+                isinstance(source, dict)
+                and set(source) == {"expr"}
+                and isinstance(source["expr"], str)
+                and source["expr"].strip()
+            )
+            if not (is_column or is_expression):
+                raise ValueError(
+                    f"{field}: must be a source column name (text) or {{expr: <DuckDB SQL over "
+                    f"the source's columns>}}, got {source!r}"
+                )
+        return value
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_uses_canonical_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _reject_unknown_fields(value)
+        missing = [field for field in REQUIRED_MAPPED_FIELDS if field not in value]
+        if missing:
+            raise ValueError(f"must map {', '.join(missing)}: every record needs its source key")
+        return value
+
+    def path_for(self, partition_date: date) -> str:
+        """The file's path under the landing root for one partition date."""
+        return self.path.format(date=partition_date)
+
+    def mapped_columns(self) -> set[str]:
+        """Source columns named directly by the mapping (expressions are checked by DuckDB)."""
+        return {v for v in self.mapping.values() if isinstance(v, str)}
+
+
+class MatchingConfig(_Strict):
+    """Entity-resolution thresholds (match probabilities from the Splink model)."""
+
+    auto_link_threshold: float = Field(default=0.90, gt=0, lt=1)
+    review_threshold: float = Field(default=0.70, gt=0, lt=1)
+    model_path: str = "dagster_project/lib/resolve/model/customer_model.json"
+
+    @model_validator(mode="after")
+    def _review_below_auto(self) -> MatchingConfig:
+        if self.review_threshold > self.auto_link_threshold:
+            raise ValueError(
+                f"review_threshold ({self.review_threshold}) must not exceed "
+                f"auto_link_threshold ({self.auto_link_threshold})"
+            )
+        return self
+
+
+SurvivorshipRule = Literal["trust_rank", "most_recent", "most_frequent", "valid_first"]
+
+
+class SurvivorshipConfig(_Strict):
+    """Which rule picks each golden field's value; fields not listed use the default."""
+
+    default_rule: SurvivorshipRule = "trust_rank"
+    fields: dict[str, SurvivorshipRule] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        _reject_unknown_fields(value)
+        return value
+
+
+class MonitoringRule(_Strict):
+    """One monitoring rule (R16): what it watches, its threshold and its score (R18)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    field: str
+    kind: Literal["change_count", "invalid_value", "shared_value", "region_mismatch"]
+    threshold: int = Field(default=1, ge=1)
+    window_days: int = Field(default=30, ge=1)
+    points: int = Field(ge=0)
+    severity: Literal["low", "medium", "high"] = "medium"
+
+
+class RiskTiers(_Strict):
+    """Score boundaries: a customer's summed points at or above a floor fall in that tier."""
+
+    medium: int = Field(default=10, ge=1)
+    high: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskTiers:
+        if self.high <= self.medium:
+            raise ValueError(f"high ({self.high}) must be greater than medium ({self.medium})")
+        return self
+
+
+class MonitoringConfig(_Strict):
+    rules: list[MonitoringRule] = Field(default_factory=list)
+    risk_tiers: RiskTiers = RiskTiers()
+
+
+class RetentionPolicy(_Strict):
+    """How long one kind of data is kept before it is archived or destroyed (R31)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    applies_to: Literal["raw", "quarantine"] = Field(
+        description="The layer the policy ages out, by its partition date."
+    )
+    keep_days: int = Field(ge=1)
+    action: Literal["archive", "purge"]
+
+
+class RetentionConfig(_Strict):
+    policies: list[RetentionPolicy] = Field(default_factory=list)
+
+
+class MaskingConfig(_Strict):
+    """How personal data is shown to people: by sensitivity class (R24)."""
+
+    direct: Literal["partial", "hash", "redact"] = "partial"
+    quasi: Literal["partial", "hash", "redact", "none"] = "partial"
+    hash_salt_env: str = "CUSTODIAN_MASKING_SALT"
+
+
+class ScheduleConfig(_Strict):
+    timezone: str = "Asia/Shanghai"
+    daily_at: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class GovernanceConfig(_Strict):
+    """The whole governance.yaml."""
+
+    landing_root: Path
+    schedule: ScheduleConfig = ScheduleConfig()
+    sources: list[SourceConfig] = Field(min_length=1)
+    matching: MatchingConfig = MatchingConfig()
+    survivorship: SurvivorshipConfig = SurvivorshipConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    retention: RetentionConfig = RetentionConfig()
+    masking: MaskingConfig = MaskingConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        names = [source.name for source in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    @property
+    def pipeline_start_date(self) -> date:
+        """The first day any source has data: where the daily partitions begin."""
+        return min(source.start_date for source in self.sources)
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source named {name!r}; configured: {[s.name for s in self.sources]}")
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(error: dict[str, Any], model_fields: dict[str, list[str]]) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        parent = ".".join(str(p) for p in error["loc"][:-1] if not isinstance(p, int))
+        allowed = model_fields.get(parent)
+        message = "unknown key" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    return message
+
+
+def _allowed_keys() -> dict[str, list[str]]:
+    # Where an unknown key appears, list the keys that are allowed at that level.
+    return {
+        "": list(GovernanceConfig.model_fields),
+        "sources": list(SourceConfig.model_fields),
+        "matching": list(MatchingConfig.model_fields),
+        "survivorship": list(SurvivorshipConfig.model_fields),
+        "monitoring": list(MonitoringConfig.model_fields),
+        "monitoring.rules": list(MonitoringRule.model_fields),
+        "monitoring.risk_tiers": list(RiskTiers.model_fields),
+        "retention": list(RetentionConfig.model_fields),
+        "retention.policies": list(RetentionPolicy.model_fields),
+        "masking": list(MaskingConfig.model_fields),
+        "schedule": list(ScheduleConfig.model_fields),
+    }
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    allowed = _allowed_keys()
+    lines = []
+    for error in exc.errors():
+        key = _key_path(error["loc"])
+        for message in _describe(error, allowed).split("\n"):
+            # Validators of a whole mapping say "<field>: ..."; that field belongs in the path.
+            field, sep, rest = message.partition(": ")
+            if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+                lines.append(f"  {key}.{field}: {rest}")
+            else:
+                lines.append(f"  {key}: {message}")
+    return f"{path}: invalid governance config ({len(lines)} problem(s)):\n" + "\n".join(lines)
+
+
+def load_config(path: Path | str) -> GovernanceConfig:
+    """Read and validate governance.yaml; relative paths in it are relative to the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: governance config not found. Pass --config PATH, set CUSTODIAN_CONFIG, "
+            "or run from a folder with governance.yaml."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: must be UTF-8 text ({exc.reason})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level (landing_root, sources, ...), "
+            f"got {type(raw).__name__}"
+        )
+    try:
+        config = GovernanceConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from None
+    if not config.landing_root.is_absolute():
+        config = config.model_copy(update={"landing_root": path.parent / config.landing_root})
+    return config
+
+
+def source_table_name(source_name: str) -> str:
+    """The raw table's name for a source: `raw.<source>__customers`."""
+    if not re.match(SOURCE_NAME_PATTERN, source_name):
+        raise ValueError(f"invalid source name {source_name!r}")
+    return f"raw.{source_name}__customers"

@@ -1,0 +1,39 @@
+"""The one Definitions object: assembled here, built in `defs/`, from governance.yaml."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project import settings
+from dagster_project.config import load_config
+from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
+from dagster_project.defs.ingestion.assets import build_ingestion_assets
+from dagster_project.defs.pipeline import build_daily_job, build_schedules
+from dagster_project.defs.quality.checks import build_gate_checks
+from dagster_project.defs.resolution.assets import record_clusters
+from dagster_project.defs.resources import default_resources
+from dagster_project.defs.retention.assets import build_retention_assets, build_retention_job
+from dagster_project.defs.transform.dbt_assets import build_dbt_assets, dbt_resource
+
+
+def build_definitions() -> dg.Definitions:
+    config = load_config(settings.config_path())
+    jobs = [build_daily_job(config), build_audit_job(config), build_retention_job(config)]
+    return dg.Definitions(
+        assets=[
+            *build_ingestion_assets(config),
+            *build_dbt_assets(config),
+            record_clusters,
+            *build_audit_assets(config),
+            *build_retention_assets(config),
+        ],
+        asset_checks=build_gate_checks(),
+        jobs=jobs,
+        schedules=build_schedules(config, jobs),
+        resources={**default_resources(), "dbt": dbt_resource()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

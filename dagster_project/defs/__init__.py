@@ -1,0 +1,1 @@
+"""Dagster wiring only: assets, checks, jobs, schedules and resources built on `lib/`."""

@@ -1,0 +1,92 @@
+"""dbt models as Dagster assets (dagster-dbt), split around entity resolution.
+
+Standardisation (staging + intermediate) runs before Splink and the marts after it, so the two
+selections are two asset definitions; dbt tests become asset checks on the models they test.
+Asset keys are [schema, table]: a key names the warehouse table it materialises.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from dagster_project import settings
+from dagster_project.config import GovernanceConfig
+from dagster_project.defs.partitions import WAREHOUSE_POOL
+from dagster_project.defs.resources import GovernanceResource, WarehouseResource
+from dagster_project.lib.transform.dbt_project import ensure_manifest
+from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
+
+STANDARDISATION_SELECT = "staging intermediate"
+MARTS_SELECT = "marts"
+
+
+class CustodianDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        path = dbt_resource_props.get("original_file_path", "")
+        if path.startswith("models/marts"):
+            return "golden"
+        return "standardisation"
+
+
+def _run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    governance: GovernanceResource,
+):
+    # The dbt subprocess finds the warehouse through the profile's env_var.
+    os.environ["CUSTODIAN_WAREHOUSE"] = warehouse.path
+    yield from dbt.cli(["build", *dbt_vars_arg(governance.load())], context=context).stream()
+
+
+def build_dbt_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition]:
+    project_dir = settings.dbt_project_dir()
+    manifest = ensure_manifest(project_dir, config, settings.warehouse_path().resolve())
+    translator = CustodianDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
+
+    @dbt_assets(
+        manifest=manifest,
+        select=STANDARDISATION_SELECT,
+        name="dbt_standardisation",
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_standardisation(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        governance: GovernanceResource,
+    ):
+        yield from _run_dbt(context, dbt, warehouse, governance)
+
+    @dbt_assets(
+        manifest=manifest,
+        select=MARTS_SELECT,
+        name="dbt_golden",
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_golden(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        governance: GovernanceResource,
+    ):
+        yield from _run_dbt(context, dbt, warehouse, governance)
+
+    return [dbt_standardisation, dbt_golden]
+
+
+def dbt_resource() -> DbtCliResource:
+    project_dir = settings.dbt_project_dir()
+    return DbtCliResource(project_dir=str(project_dir), profiles_dir=str(project_dir))

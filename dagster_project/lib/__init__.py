@@ -1,0 +1,1 @@
+"""Pure logic, testable without Dagster: `defs/` wires these functions into assets."""

@@ -1,0 +1,1 @@
+"""Masking, retention and erasure of personal data."""

@@ -1,0 +1,108 @@
+"""Masking personal data for display: logs, Dagster metadata, reports and errors (R24).
+
+Masking follows the canonical field's sensitivity class (dagster_project/canonical.py):
+direct identifiers keep just enough to recognise the shape (138****8000, z***@qq.com, 张*),
+quasi-identifiers keep their coarse part (the year of a birth date), other fields pass through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from dagster_project.canonical import CANONICAL_FIELDS
+
+
+def _mask_middle(text: str, keep_start: int, keep_end: int) -> str:
+    if len(text) <= keep_start + keep_end:
+        return "*" * len(text)
+    return text[:keep_start] + "*" * (len(text) - keep_start - keep_end) + text[-keep_end:]
+
+
+def mask_phone(value: str) -> str:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "****" + digits[-4:]
+
+
+def mask_email(value: str) -> str:
+    local, sep, domain = value.partition("@")
+    if not sep:
+        return _mask_middle(value, 1, 0)
+    return (local[:1] + "***" if local else "***") + "@" + domain
+
+
+def mask_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return value
+    # Han names: keep the family name's first character; Latin: keep initials.
+    if any("\u4e00" <= ch <= "\u9fff" for ch in value):
+        return value[0] + "*" * (len(value) - 1)
+    return " ".join(part[:1] + "." for part in value.split())
+
+
+def mask_national_id(value: str) -> str:
+    return _mask_middle(value.strip(), 3, 2)
+
+
+def mask_date(value: str) -> str:
+    # A year is enough to recognise a plausible birth date and is not identifying alone.
+    return value[:4] + "-**-**" if len(value) >= 4 else "****"
+
+
+def pseudonym(value: str) -> str:
+    """A stable, salted hash: equal values stay joinable without being readable."""
+    salt = os.environ.get("CUSTODIAN_MASKING_SALT", "custodian-demo-salt")
+    return hashlib.sha256((salt + value).encode("utf-8")).hexdigest()[:16]
+
+
+_BY_FIELD = {
+    "mobile_phone": mask_phone,
+    "landline_phone": mask_phone,
+    "email": mask_email,
+    "full_name": mask_name,
+    "given_name": mask_name,
+    "family_name": mask_name,
+    "name_original_script": mask_name,
+    "national_id": mask_national_id,
+    "date_of_birth": mask_date,
+}
+
+
+def mask_value(field: str, value: object) -> object:
+    """Mask one canonical field's value for display according to its sensitivity class."""
+    if value is None:
+        return None
+    text = str(value)
+    if field in _BY_FIELD:
+        return _BY_FIELD[field](text)
+    sensitivity = CANONICAL_FIELDS.get(field, ("", "direct"))[1]
+    if sensitivity == "direct":
+        return _mask_middle(text, 2, 0)
+    if sensitivity == "quasi":
+        return _mask_middle(text, 2, 0) if len(text) > 4 else text
+    return text
+
+
+# Warehouse column names that carry a canonical field's value under another name.
+_COLUMN_SUFFIXES = ("_e164", "_normalised", "_clean", "_joined", "_key")
+_COLUMN_ALIASES = {"name_pinyin": "full_name", "name_sorted": "full_name", "email_address": "email"}
+
+
+def field_for_column(column: str) -> str | None:
+    """The canonical field a warehouse column holds, if it holds personal data of one."""
+    name = column.lower()
+    for suffix in _COLUMN_SUFFIXES:
+        name = name.removesuffix(suffix)
+    name = _COLUMN_ALIASES.get(name, name)
+    if name in CANONICAL_FIELDS and CANONICAL_FIELDS[name][1] != "none":
+        return name
+    return None
+
+
+def mask_column_value(column: str, value: object) -> object:
+    """Mask a query result's value when its column holds personal data; pass others through."""
+    field = field_for_column(column)
+    return value if field is None else mask_value(field, value)

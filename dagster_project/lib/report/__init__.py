@@ -1,0 +1,1 @@
+"""Summaries and reports for people: the CLI, the board, audit reports."""

@@ -1,0 +1,58 @@
+"""The short summary printed after a run: what came in and what came out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.lib.warehouse import connect
+
+
+@dataclass
+class WarehouseSummary:
+    records_per_source: dict[str, int] = field(default_factory=dict)
+    quarantined_per_source: dict[str, int] = field(default_factory=dict)
+    source_records: int = 0
+    golden_customers: int = 0
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def warehouse_summary(path: Path) -> WarehouseSummary:
+    summary = WarehouseSummary()
+    if not path.exists():
+        return summary
+    con = connect(path, read_only=True)
+    try:
+        if _table_exists(con, "intermediate", "int_customer_records"):
+            summary.records_per_source = dict(
+                con.execute(
+                    "select source_name, count(*) from intermediate.int_customer_records "
+                    "group by source_name"
+                ).fetchall()
+            )
+            summary.source_records = sum(summary.records_per_source.values())
+        if _table_exists(con, "quarantine", "rejected_rows"):
+            summary.quarantined_per_source = dict(
+                con.execute(
+                    "select source_name, count(*) from quarantine.rejected_rows "
+                    "group by source_name"
+                ).fetchall()
+            )
+        if _table_exists(con, "main", "golden_customers"):
+            summary.golden_customers = con.execute(
+                "select count(*) from main.golden_customers"
+            ).fetchone()[0]
+    finally:
+        con.close()
+    return summary

@@ -1,0 +1,1 @@
+"""Entity resolution: Splink matching, clustering and golden IDs."""

@@ -1,0 +1,1 @@
+"""Value standardisers used inside DuckDB (registered as UDFs by the dbt plugin)."""

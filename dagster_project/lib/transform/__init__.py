@@ -1,0 +1,1 @@
+"""dbt integration: the DuckDB plugin that registers UDFs, and the vars dbt runs with."""

@@ -1,0 +1,123 @@
+"""The one place a DuckDB connection to the warehouse is made.
+
+Dagster assets, the dbt plugin, Splink and the CLI all connect through `connect()`, so that
+loading extensions (from their registry packages: INSTALL would try to download them) and, later,
+attaching the file with an encryption key happen once, in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+# DuckDB extensions the platform uses, each shipped by the registry package
+# duckdb-extension-<name>: encodings reads GBK/GB18030 CSV, httpfs supplies the crypto for
+# writing encrypted database files. They load on demand: `encodings` alone takes ~3 s to load,
+# which every connection would otherwise pay.
+EXTENSIONS = ("encodings", "httpfs")
+
+SCHEMAS = ("raw", "quarantine", "ops", "er", "quality", "monitoring", "audit", "privacy")
+
+_LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse's write lock."""
+
+
+def extension_path(name: str) -> Path:
+    """Path of a DuckDB extension binary shipped by `duckdb-extension-<name>`."""
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    path = (
+        Path(package.__path__[0])
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / f"{name}.duckdb_extension"
+    )
+    if not path.is_file():
+        raise RuntimeError(
+            f"DuckDB extension {name!r} for DuckDB {duckdb.__version__} not found at {path}. "
+            f"Install duckdb-extension-{name}=={duckdb.__version__} (run `make install`)."
+        )
+    return path
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] = EXTENSIONS) -> None:
+    """Load extensions from their registry packages (never INSTALL: that would download)."""
+    unknown = set(names) - set(EXTENSIONS)
+    if unknown:
+        raise ValueError(f"unknown extension(s) {sorted(unknown)}; known: {EXTENSIONS}")
+    loaded = {
+        row[0]
+        for row in con.execute(
+            "select extension_name from duckdb_extensions() where loaded"
+        ).fetchall()
+    }
+    for name in names:
+        if name not in loaded:
+            con.execute(f"LOAD '{extension_path(name)}'")
+
+
+def lock_timeout_seconds() -> float:
+    # A daily run and a backfill partition can overlap; waiting a minute lets the shorter one
+    # finish instead of failing the run outright.
+    return float(os.environ.get("CUSTODIAN_LOCK_TIMEOUT", "60"))
+
+
+def connect(
+    path: Path | str, *, read_only: bool = False, timeout: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with extensions loaded, waiting for another writer's lock to go.
+
+    Raises:
+        WarehouseLockedError: the lock was still held after `timeout` seconds, with a message
+            naming the file and the process holding it.
+        FileNotFoundError: read-only access to a warehouse that does not exist yet.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(
+            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
+            "or set CUSTODIAN_WAREHOUSE to an existing file"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + (lock_timeout_seconds() if timeout is None else timeout)
+    delay = 0.2
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _LOCK_MESSAGE.search(str(exc)):
+                raise
+            if time.monotonic() >= deadline:
+                holder = re.search(r"\(PID (\d+)\)", str(exc))
+                raise WarehouseLockedError(
+                    f"warehouse {path} is locked by another process"
+                    f"{' (PID ' + holder.group(1) + ')' if holder else ''}. DuckDB allows one "
+                    "writer at a time: wait for that run to finish (see the Dagster UI's runs "
+                    "page) or stop it, then retry. Set CUSTODIAN_LOCK_TIMEOUT to wait longer."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    if not read_only:
+        for schema in SCHEMAS:
+            con.execute(f"create schema if not exists {schema}")
+    return con
+
+
+@contextmanager
+def connection(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`connect()` as a context manager that always closes, releasing the write lock."""
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()

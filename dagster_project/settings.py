@@ -1,0 +1,40 @@
+"""Paths and environment. Read inside functions, never at import time, so tests and the CLI can
+point the whole platform elsewhere by setting environment variables before they call in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """`--config`, else `$CUSTODIAN_CONFIG`, else `./governance.yaml`."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("CUSTODIAN_CONFIG"):
+        return Path(env)
+    return Path.cwd() / "governance.yaml"
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file: `$CUSTODIAN_WAREHOUSE`, default `./warehouse/custodian.duckdb`."""
+    return Path(
+        os.environ.get("CUSTODIAN_WAREHOUSE", Path.cwd() / "warehouse" / "custodian.duckdb")
+    )
+
+
+def reports_dir() -> Path:
+    """Where HTML/Markdown reports and Data Docs go: beside the warehouse unless overridden."""
+    if env := os.environ.get("CUSTODIAN_REPORTS"):
+        return Path(env)
+    return warehouse_path().parent / "reports"
+
+
+def dbt_project_dir() -> Path:
+    return PROJECT_ROOT / "dbt"
+
+
+def expectations_dir() -> Path:
+    return PROJECT_ROOT / "expectations"

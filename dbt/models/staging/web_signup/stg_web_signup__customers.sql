@@ -1,0 +1,1 @@
+{{ stage_customers('web_signup') }}
