@@ -25,10 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Custodian: govern customer records from many systems into one golden table.",
 )
-# Bound to the real streams now: runs redirect sys.stdout/sys.stderr (dbt and Splink chatter) to a
-# log file, while progress and summaries still reach the terminal.
-console = Console(file=sys.stdout)
-err_console = Console(file=sys.stderr)
+console = Console()
+err_console = Console(stderr=True)
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -58,12 +56,14 @@ def _load(config_option: Path | None) -> GovernanceConfig:
 
 
 def _progress() -> Progress:
+    # Bound to the stream of the moment: runs then redirect sys.stdout/sys.stderr (dbt's and
+    # Splink's chatter) to a log file while the bar keeps drawing on the terminal.
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(file=sys.stdout),
         transient=False,
     )
 

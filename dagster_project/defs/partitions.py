@@ -18,9 +18,12 @@ def daily_partitions(config: GovernanceConfig) -> dg.DailyPartitionsDefinition:
 
 
 def monthly_partitions(config: GovernanceConfig) -> dg.MonthlyPartitionsDefinition:
+    # end_offset=1 includes the month in progress, so a month-to-date audit can be run by hand;
+    # the schedules still pick the month that has just ended (see pipeline.py).
     return dg.MonthlyPartitionsDefinition(
         start_date=config.pipeline_start_date.replace(day=1).isoformat(),
         timezone=config.schedule.timezone,
+        end_offset=1,
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
 from dagster_project.config import GovernanceConfig
-from dagster_project.defs.partitions import daily_partitions
 
 DAILY_GROUPS = ("ingestion", "standardisation", "resolution", "golden")
 
@@ -14,7 +15,6 @@ def build_daily_job(config: GovernanceConfig) -> dg.JobDefinition:
     return dg.define_asset_job(
         "daily_customer_pipeline",
         selection=dg.AssetSelection.groups(*DAILY_GROUPS),
-        partitions_def=daily_partitions(config),
         description=(
             "Loads one day's drops from every source, standardises, resolves and rebuilds the "
             "golden customer table, gated by Great Expectations checks."
@@ -32,12 +32,27 @@ def build_schedules(
         dg.build_schedule_from_partitioned_job(
             by_name["daily_customer_pipeline"], hour_of_day=hour, minute_of_hour=minute
         ),
-        dg.build_schedule_from_partitioned_job(
-            by_name["monthly_quality_audit"],
-            day_of_month=1,
-            hour_of_day=hour + 1 if hour < 23 else hour,
-        ),
-        dg.build_schedule_from_partitioned_job(
-            by_name["monthly_retention_purge"], day_of_month=2, hour_of_day=hour
-        ),
+        _previous_month_schedule(by_name["monthly_quality_audit"], config, day_of_month=1),
+        _previous_month_schedule(by_name["monthly_retention_purge"], config, day_of_month=2),
     ]
+
+
+def _previous_month_schedule(
+    job: dg.JobDefinition, config: GovernanceConfig, day_of_month: int
+) -> dg.ScheduleDefinition:
+    """Runs on `day_of_month` for the month that has just ended (the monthly partitions also
+    include the month in progress, which a schedule must not pick)."""
+    hour, minute = (int(part) for part in config.schedule.daily_at.split(":"))
+
+    @dg.schedule(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule=f"{minute} {hour} {day_of_month} * *",
+        execution_timezone=config.schedule.timezone,
+    )
+    def previous_month(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        scheduled = context.scheduled_execution_time or datetime.now(UTC)
+        first_of_previous = (scheduled.replace(day=1) - timedelta(days=1)).replace(day=1)
+        return dg.RunRequest(partition_key=first_of_previous.strftime("%Y-%m-%d"))
+
+    return previous_month

@@ -56,6 +56,5 @@ def build_audit_job(config: GovernanceConfig) -> dg.JobDefinition:
     return dg.define_asset_job(
         "monthly_quality_audit",
         selection=dg.AssetSelection.groups("audit"),
-        partitions_def=monthly_partitions(config),
         description="Monthly quality audit across every source and field, kept for trends.",
     )

@@ -57,6 +57,5 @@ def build_retention_job(config: GovernanceConfig) -> dg.JobDefinition:
     return dg.define_asset_job(
         "monthly_retention_purge",
         selection=dg.AssetSelection.groups("retention"),
-        partitions_def=monthly_partitions(config),
         description="Monthly archive and purge by retention policy (R31).",
     )

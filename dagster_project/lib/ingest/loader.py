@@ -8,7 +8,10 @@ Rows the reader cannot parse go to `quarantine.rejected_rows` with file, line an
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -110,20 +113,62 @@ def _csv_options(source: SourceConfig) -> str:
     )
 
 
+# Read as whole lines: no delimiter, no quoting; row_number() is the file's line number.
+_LINES_OPTIONS = (
+    "header=false, auto_detect=false, columns={'line': 'VARCHAR'}, delim='', quote='', "
+    "escape='', strict_mode=false, max_line_size=16777216"
+)
+
+# DuckDB's `encodings` extension rejects GB18030's four-byte sequences beyond the BMP (𠀀,
+# U+20000: rare characters that do occur in names) and fails the whole file; Python's codec
+# reads them, so such files are transcoded to UTF-8 before DuckDB reads them.
+_PYTHON_DECODED_ENCODINGS = frozenset({"gb18030"})
+
+
+def _csv_header(con: duckdb.DuckDBPyConnection, source: SourceConfig, path: Path) -> list[str]:
+    # The header is line 1, split with the source's own dialect. DuckDB's sniffer is not used:
+    # lenient, it takes the widest line for the header (a row with one field too many became
+    # the column names); strict, it gives up on a whole file for one unterminated quote that
+    # the read below quarantines alone.
+    first = con.execute(
+        f"select line from read_csv({_sql_literal(str(path))}, "
+        f"encoding={_sql_literal(source.encoding)}, {_LINES_OPTIONS}) limit 1"
+    ).fetchone()
+    line = first[0] if first and first[0] is not None else ""
+    fields = next(csv.reader([line], delimiter=source.delimiter, quotechar=source.quote), [])
+    if not source.header or not fields:
+        # DuckDB's names for columns without a header: column0.., column00.. from ten on.
+        width = len(str(max(len(fields), 1) - 1))
+        return [f"column{index:0{width}d}" for index in range(max(len(fields), 1))]
+    names: list[str] = []
+    for index, field_name in enumerate(fields):
+        name = field_name or f"column{index}"
+        unique, suffix = name, 1
+        while unique in names:
+            unique, suffix = f"{name}_{suffix}", suffix + 1
+        names.append(unique)
+    return names
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceConfig, path: Path) -> None:
-    # The sniffer is used for the header only: left to guess quoting it sometimes decides a
-    # file has none and silently splits quoted fields, so the dialect is always explicit.
+    if source.encoding.lower() in _PYTHON_DECODED_ENCODINGS:
+        with tempfile.TemporaryDirectory(prefix="custodian-") as directory:
+            utf8_path = Path(directory) / path.name
+            with (
+                path.open(encoding=source.encoding, newline="") as original,
+                utf8_path.open("w", encoding="utf-8", newline="") as transcoded,
+            ):
+                shutil.copyfileobj(original, transcoded, 1 << 20)
+            _stage_csv(con, source.model_copy(update={"encoding": "utf-8"}), utf8_path)
+        return
+    # The dialect is always explicit: left to guess quoting, DuckDB's sniffer sometimes decides
+    # a file has none and silently splits quoted fields.
     if source.encoding.lower().replace("-", "") not in ("utf8", "utf16", "latin1"):
         # DuckDB reads UTF-8/16 and Latin-1 natively; anything else needs the extension.
         load_extensions(con, ("encodings",))
     options = _csv_options(source)
-    header = con.execute(
-        f"describe select * from read_csv({_sql_literal(str(path))}, {options}, "
-        # Lenient here: a malformed line further down must not stop us learning the header;
-        # the strict read below sends it to quarantine.
-        "all_varchar=true, sample_size=1, strict_mode=false)"
-    ).fetchall()
-    columns = "{" + ", ".join(f"{_sql_literal(row[0])}: 'VARCHAR'" for row in header) + "}"
+    header = _csv_header(con, source, path)
+    columns = "{" + ", ".join(f"{_sql_literal(name)}: 'VARCHAR'" for name in header) + "}"
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     con.execute(
         f"""
@@ -148,13 +193,24 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceConfig, path: Path)
 
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     # Raw JSON text per line keeps values exactly as sent (no timestamp or number re-rendering);
-    # nested objects stay JSON text for the staging models to unpack.
+    # nested objects stay JSON text for the staging models to unpack. Lines are read as text
+    # rather than with read_json_objects, whose row numbers skip blank lines and which keeps no
+    # text of a line it cannot parse: a rejected line needs its true number and its raw text.
     con.execute(
         f"""
+        create or replace temp table _text_lines as
+        select line, row_number() over () as _row_number,
+               -- case, not and: json_type raises on invalid JSON; and does not short-circuit
+               case when json_valid(line) then json_type(line) = 'OBJECT' else false end
+                   as is_object
+        from read_csv({_sql_literal(str(path))}, encoding='utf-8', {_LINES_OPTIONS})
+        """
+    )
+    con.execute(
+        """
         create or replace temp table _lines as
-        select json, row_number() over () as _row_number
-        from read_json_objects({_sql_literal(str(path))}, format='newline_delimited',
-                               ignore_errors=true)
+        select case when is_object then line::json end as json, _row_number
+        from _text_lines where trim(coalesce(line, '')) <> ''
         """
     )
     keys = [
@@ -176,9 +232,10 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(
         """
         create or replace temp table _rejected as
-        select _row_number as line_number, null::varchar as raw_text,
-               'not a JSON object' as reason
-        from _lines where json is null
+        select _row_number as line_number, line as raw_text,
+               case when json_valid(line) then 'valid JSON but not an object: ' || json_type(line)
+                    else 'not valid JSON' end as reason
+        from _text_lines where trim(coalesce(line, '')) <> '' and not is_object
         """
     )
 
@@ -295,7 +352,7 @@ def load_partition(
             _stage_jsonl(con, path)
         else:
             _stage_parquet(con, path)
-    except duckdb.Error as exc:
+    except (duckdb.Error, UnicodeDecodeError) as exc:
         raise IngestionError(
             f"source {source.name!r}, partition {partition_date}: cannot read {path} as "
             f"{source.format} ({source.encoding}): {str(exc).splitlines()[0]}. Check the file "

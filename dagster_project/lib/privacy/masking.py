@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
+
+import phonenumbers
 
 from dagster_project.canonical import CANONICAL_FIELDS
 
@@ -16,14 +19,28 @@ from dagster_project.canonical import CANONICAL_FIELDS
 def _mask_middle(text: str, keep_start: int, keep_end: int) -> str:
     if len(text) <= keep_start + keep_end:
         return "*" * len(text)
-    return text[:keep_start] + "*" * (len(text) - keep_start - keep_end) + text[-keep_end:]
+    # Not text[-keep_end:]: with keep_end == 0 that is the whole value, appended unmasked.
+    end = text[len(text) - keep_end :]
+    return text[:keep_start] + "*" * (len(text) - keep_start - keep_end) + end
 
 
 def mask_phone(value: str) -> str:
-    digits = "".join(ch for ch in value if ch.isdigit())
+    text = unicodedata.normalize("NFKC", value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith(("+", "00")):
+        # The country code is not part of the number's shape: +86 138 0013 8000 -> 138****8000.
+        try:
+            number = phonenumbers.parse("+" + text.removeprefix("+").removeprefix("00"))
+            digits = phonenumbers.national_significant_number(number)
+        except phonenumbers.NumberParseException:
+            pass
     if len(digits) < 7:
         return "*" * len(digits)
-    return digits[:3] + "****" + digits[-4:]
+    # At least four digits stay hidden whatever the length (138****8000, 62****78): a fixed
+    # 3 + 4 kept would show every digit of a 7-digit landline.
+    keep_start = min(3, (len(digits) - 4) // 2)
+    keep_end = min(4, len(digits) - 4 - keep_start)
+    return digits[:keep_start] + "****" + digits[-keep_end:]
 
 
 def mask_email(value: str) -> str:

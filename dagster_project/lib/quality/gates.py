@@ -122,9 +122,11 @@ def discover_suites(expectations_dir: Path) -> list[GateSuite]:
             definition = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise SuiteError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(definition.get("expectations"), list):
+        if not isinstance(definition, dict) or not isinstance(definition.get("expectations"), list):
             raise SuiteError(f"{path}: a suite needs an 'expectations' list")
         for index, expectation in enumerate(definition["expectations"]):
+            if not isinstance(expectation, dict) or not isinstance(expectation.get("type"), str):
+                raise SuiteError(f"{path}: expectations[{index}] needs a 'type' (text)")
             if expectation.get("severity", "critical") not in ("critical", "warning", "info"):
                 raise SuiteError(
                     f"{path}: expectations[{index}].severity must be critical, warning or info"
@@ -149,15 +151,21 @@ def _gx_batch_definition():
 
 def _masked_sample(column: str | None, values: list[Any]) -> list[Any]:
     field_name = _COLUMN_TO_FIELD.get(column or "", column or "")
-    return [mask_value(field_name, value) for value in values[:5]]
+    # Pandas gives a missing value back as NaN; masked as text it would read "n**", a value.
+    return [
+        None if pd.api.types.is_scalar(value) and pd.isna(value) else mask_value(field_name, value)
+        for value in values[:5]
+    ]
 
 
 def validate_frame(suite: GateSuite, frame: pd.DataFrame) -> GateOutcome:
     gx, batch_definition = _gx_batch_definition()
     expectations = suite.definition["expectations"]
-    gx_suite = gx.ExpectationSuite(
-        name=suite.name, expectations=[_build_expectation(gx, e) for e in expectations]
-    )
+    try:
+        built = [_build_expectation(gx, e) for e in expectations]
+    except SuiteError as exc:
+        raise SuiteError(f"{suite.path}: {exc}") from None
+    gx_suite = gx.ExpectationSuite(name=suite.name, expectations=built)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(gx_suite, result_format="SUMMARY")
     outcomes = []
@@ -186,7 +194,12 @@ def _build_expectation(gx, expectation: dict[str, Any]):
         expectation_class = getattr(gx.expectations, class_name)
     except AttributeError:
         raise SuiteError(f"unknown expectation type {expectation['type']!r}") from None
-    return expectation_class(**expectation.get("kwargs", {}), meta=expectation.get("meta", {}))
+    try:
+        return expectation_class(**expectation.get("kwargs", {}), meta=expectation.get("meta", {}))
+    except ValueError as exc:
+        # Great Expectations' pydantic models reject a missing or misspelt argument ("colum").
+        problems = "; ".join(line.strip() for line in str(exc).splitlines()[1:])
+        raise SuiteError(f"{expectation['type']}: invalid kwargs ({problems})") from None
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, suite: GateSuite) -> GateOutcome:

@@ -28,8 +28,9 @@ def clean_name(text: str | None) -> str | None:
     text = _NOT_NAME.sub(" ", text)
     text = " ".join(text.split())
     if has_han(text):
-        # Han names carry no spaces: "张 三" is a typing slip for "张三".
-        text = text.replace(" ", "")
+        # Han names carry no spaces: "张 三" is a typing slip for "张三". Joining can bring
+        # together characters NFKC composes (Hangul jamo), so normalise again to stay idempotent.
+        text = unicodedata.normalize("NFKC", text.replace(" ", ""))
     return text or None
 
 

@@ -3,17 +3,17 @@
 with
 
 {% for source_name in var('custodian_sources') %}
-{{ source_name }}_records as (
-    select * from {{ ref('stg_' ~ source_name ~ '__customers') }}
-),
+    {{ source_name }}_records as (
+        select * from {{ ref('stg_' ~ source_name ~ '__customers') }}
+    ),
 {% endfor %}
 
 unioned as (
     {%- for source_name in var('custodian_sources') %}
-    select * from {{ source_name }}_records
-    {%- if not loop.last %}
-    union all by name
-    {%- endif %}
+        select * from {{ source_name }}_records
+        {%- if not loop.last %}
+            union all by name
+        {%- endif %}
     {%- endfor %}
 ),
 

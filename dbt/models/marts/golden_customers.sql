@@ -7,11 +7,16 @@ records as (
 ),
 
 xref as (
-    select record_key, golden_customer_id from {{ ref('customer_source_xref') }}
+    select
+        record_key,
+        golden_customer_id
+    from {{ ref('customer_source_xref') }}
 ),
 
 resolved_records as (
-    select xref.golden_customer_id, records.*
+    select
+        xref.golden_customer_id,
+        records.*
     from records
     inner join xref on records.record_key = xref.record_key
 ),

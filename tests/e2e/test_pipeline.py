@@ -1,0 +1,147 @@
+"""The whole platform from the command line, as a new user runs it: demo data in, golden out.
+
+A small demo (2,000 people, 3 days) goes through `custodian run` into a temp warehouse; the
+result is checked against the generator's ground truth.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from dagster_project.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+START = date(2026, 11, 1)
+DAYS = 3
+PEOPLE = 2000
+
+
+def _custodian(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("custodian")), *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("e2e")
+    landing = root / "landing"
+    config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
+    config["landing_root"] = str(landing)
+    config_path = root / "governance.yaml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    env = {
+        **os.environ,
+        "CUSTODIAN_CONFIG": str(config_path),
+        "CUSTODIAN_WAREHOUSE": str(root / "warehouse" / "custodian.duckdb"),
+    }
+    env.pop("DAGSTER_HOME", None)
+
+    generated = _custodian(
+        env, "demo-data", "--out", str(landing), "--customers", str(PEOPLE),
+        "--days", str(DAYS), "--start", START.isoformat(), "--seed", "7",
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr
+    through = (START + timedelta(days=DAYS - 1)).isoformat()
+    run = _custodian(env, "run", "--through", through)
+    return root, landing, env, run
+
+
+def test_run_succeeds_and_prints_summary(demo_run) -> None:
+    _, _, _, run = demo_run
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "partitions run: 3/3 succeeded" in run.stdout
+    assert "golden customers:" in run.stdout
+    assert "warehouse:" in run.stdout
+
+
+def test_every_source_record_has_exactly_one_golden_customer(demo_run) -> None:
+    root, landing, _, _ = demo_run
+    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    truth = landing / "_truth" / "person_map.csv"
+    missing, doubled, unknown = con.execute(
+        f"""
+        with truth as (select * from read_csv('{truth}', all_varchar=true)),
+        xref as (
+            select source_name, source_record_id, count(*) as copies,
+                   count(golden_customer_id) as with_id
+            from main.customer_source_xref group by all
+        )
+        select
+            (select count(*) from truth left join xref
+                on truth.source = xref.source_name
+               and truth.source_record_id = xref.source_record_id
+             where xref.source_name is null or xref.with_id = 0),
+            (select count(*) from xref where copies > 1),
+            (select count(*) from xref anti join truth
+                on truth.source = xref.source_name
+               and truth.source_record_id = xref.source_record_id)
+        """
+    ).fetchone()
+    assert (missing, doubled, unknown) == (0, 0, 0)
+
+
+def test_golden_customers_within_ten_percent_of_true_people(demo_run) -> None:
+    root, landing, _, _ = demo_run
+    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    people = con.execute(
+        f"select count(distinct person_id) "
+        f"from read_csv('{landing / '_truth' / 'person_map.csv'}', all_varchar=true)"
+    ).fetchone()[0]
+    golden = con.execute("select count(*) from main.golden_customers").fetchone()[0]
+    assert abs(golden - people) / people <= 0.10, f"{golden} golden vs {people} people"
+
+
+def test_gates_ran_and_were_recorded(demo_run) -> None:
+    root, _, _, _ = demo_run
+    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    suites = {
+        row[0]
+        for row in con.execute("select distinct suite_name from quality.gate_results").fetchall()
+    }
+    assert {"golden_customers", "customer_source_xref", "int_customer_records"} <= suites
+
+
+def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None:
+    root, _, env, _ = demo_run
+    audit = _custodian(env, "audit", "--month", "2026-11")
+    assert audit.returncode == 0, audit.stdout[-2000:] + audit.stderr[-2000:]
+    assert "audit/quality_metrics" in audit.stdout
+    purge = _custodian(env, "purge", "--month", "2026-11")
+    assert purge.returncode == 0, purge.stdout[-2000:] + purge.stderr[-2000:]
+    assert "quarantine_rows" in purge.stdout
+    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    sources = con.execute(
+        "select count(distinct source_name) from audit.quality_metrics "
+        "where audit_month = '2026-11-01'"
+    ).fetchone()[0]
+    assert sources == 4
+
+
+def test_sql_command_masks_personal_data_by_default(demo_run) -> None:
+    _, _, env, _ = demo_run
+    query = "select email, mobile_phone_e164 from main.golden_customers where email is not null"
+    masked = _custodian(env, "sql", query + " limit 3")
+    assert masked.returncode == 0, masked.stderr
+    assert "***@" in masked.stdout
+    assert "PII masked" in masked.stdout
+    unmasked = _custodian(env, "sql", "--unmasked", query + " limit 3")
+    assert "***@" not in unmasked.stdout
+    refused = _custodian(env, "sql", "delete from main.golden_customers")
+    assert refused.returncode == 2
+    assert "read-only" in refused.stderr.lower()

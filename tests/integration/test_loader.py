@@ -1,0 +1,635 @@
+"""Loading landed files into `raw.<source>__customers`, against real DuckDB files in tmp_path.
+
+Each test writes the bytes a source system would deliver (BOMs, GBK, broken quoting, drifting
+headers) and checks what reaches the raw table, the quarantine and the load log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dagster_project.config import SourceConfig
+from dagster_project.lib.ingest.loader import (
+    LINEAGE_COLUMNS,
+    IngestionError,
+    ensure_ops_tables,
+    load_partition,
+)
+from dagster_project.lib.warehouse import WarehouseLockedError, connect
+
+DAY_1 = date(2026, 11, 1)
+DAY_2 = date(2026, 11, 2)
+DROP = "'; DROP TABLE raw.crm__customers; --"
+
+
+def _source(**overrides: object) -> SourceConfig:
+    fields: dict[str, object] = {
+        "name": "crm",
+        "system": "crm",
+        "path": "crm/{date:%Y-%m-%d}/crm_customers_{date:%Y%m%d}.csv",
+        "format": "csv",
+        "encoding": "utf-8",
+        "start_date": DAY_1,
+        "trust_rank": 1,
+        "mapping": {"source_record_id": "customer_id", "full_name": "name"},
+    }
+    return SourceConfig(**(fields | overrides))
+
+
+def _land(root: Path, source: SourceConfig, day: date, content: bytes) -> Path:
+    path = root / source.path_for(day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    root = tmp_path / "landing"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(tmp_path / "warehouse.duckdb", timeout=5)
+    yield connection
+    connection.close()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in _rows(con, f"describe {table}")}
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple]:
+    return _rows(
+        con,
+        "select file_path, line_number, raw_text, reason from quarantine.rejected_rows "
+        "where partition_date = ? order by line_number",
+        [day],
+    )
+
+
+def _log(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
+    cursor = con.execute(
+        "select * from ops.load_log where partition_date = ? order by started_at", [day]
+    )
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_utf8_csv_with_bom_loads_as_text_with_lineage_and_a_log_row(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    content = (
+        "\ufeffcustomer_id,name,mobile,vip_since\r\n"
+        "00042,张三,13800138000,2020-01-01\r\n"
+        'C2,"Smith, John",+86 139 1234 5678,\r\n'
+    ).encode()
+    path = _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 2)
+    assert result.rows_quarantined == 0
+    assert result.file_sha256 == hashlib.sha256(content).hexdigest()
+    types = _column_types(con, "raw.crm__customers")
+    source_columns = [c for c in types if c not in LINEAGE_COLUMNS]
+    assert source_columns == ["customer_id", "name", "mobile", "vip_since"]
+    assert not source_columns[0].startswith("\ufeff")
+    # Leading zeros, phone numbers and dates stay exactly as sent: typing happens in dbt.
+    assert all(types[c] == "VARCHAR" for c in source_columns)
+    assert set(LINEAGE_COLUMNS) <= set(types)
+
+    rows = _rows(
+        con,
+        "select customer_id, name, mobile, _source_name, _partition_date, _file_path, "
+        "_file_sha256, _row_number, _run_id, _loaded_at from raw.crm__customers "
+        "order by _row_number",
+    )
+    assert [row[:3] for row in rows] == [
+        ("00042", "张三", "13800138000"),
+        ("C2", "Smith, John", "+86 139 1234 5678"),
+    ]
+    for row_number, row in enumerate(rows, start=1):
+        assert row[3:9] == ("crm", DAY_1, str(path), result.file_sha256, row_number, "run-1")
+        assert isinstance(row[9], datetime)
+
+    (log,) = _log(con, DAY_1)
+    assert log["status"] == "loaded"
+    assert (log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (2, 2, 0)
+    assert log["file_path"] == str(path)
+    assert log["file_sha256"] == result.file_sha256
+    assert log["run_id"] == "run-1"
+
+
+def test_gbk_csv_with_chinese_headers_round_trips_exactly(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="erp_billing",
+        system="erp",
+        path="erp/{date:%Y%m%d}/客户.csv",
+        encoding="zh_CN.gbk",
+        mapping={"source_record_id": "客户编号", "full_name": "客户名称"},
+    )
+    names = ["张三", "欧阳娜娜", "司马懿"]
+    addresses = ["北京市海淀区中关村大街１号", "上海市浦东新区世纪大道100号", "广州市天河区"]
+    text = "客户编号,客户名称,开票地址\n" + "".join(
+        f"E{i},{name},{address}\n"
+        for i, (name, address) in enumerate(zip(names, addresses, strict=True))
+    )
+    content = text.encode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")  # the fixture really is GBK, not UTF-8 by accident
+    _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.rows_loaded == 3
+    assert list(_column_types(con, "raw.erp_billing__customers"))[:3] == [
+        "客户编号",
+        "客户名称",
+        "开票地址",
+    ]
+    rows = _rows(
+        con,
+        'select "客户名称", "开票地址" from raw.erp_billing__customers order by _row_number',
+    )
+    assert rows == list(zip(names, addresses, strict=True))
+
+
+@pytest.mark.parametrize(
+    "beyond_gbk",
+    [
+        "㐀",  # U+3400, CJK extension A: a four-byte GB18030 sequence
+        "𠀀",  # U+20000, CJK extension B, outside the BMP
+    ],
+)
+def test_gb18030_keeps_characters_gbk_cannot_encode(
+    con: duckdb.DuckDBPyConnection, landing: Path, beyond_gbk: str
+) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        beyond_gbk.encode("gbk")
+    source = _source(
+        name="erp_billing",
+        system="erp",
+        path="erp/{date:%Y%m%d}.csv",
+        encoding="gb18030",
+        mapping={"source_record_id": "编号", "full_name": "姓名"},
+    )
+    name = f"张{beyond_gbk}丰"
+    _land(landing, source, DAY_1, f"编号,姓名\n1,{name}\n2,李四\n".encode("gb18030"))
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.rows_loaded == 2
+    assert _rows(con, 'select "姓名" from raw.erp_billing__customers order by _row_number') == [
+        (name,),
+        ("李四",),
+    ]
+
+
+def test_gb18030_file_with_invalid_bytes_is_refused_naming_the_file(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="erp_billing",
+        system="erp",
+        path="erp/{date:%Y%m%d}.csv",
+        encoding="gb18030",
+        mapping={"source_record_id": "id"},
+    )
+    path = _land(landing, source, DAY_1, b"id,name\n1,\xff\xfe\xfd\n")
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert str(path) in str(caught.value)
+    assert "gb18030" in str(caught.value)
+
+
+def test_jsonl_keeps_nested_objects_as_json_and_quarantines_bad_lines(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="web_signup",
+        system="web",
+        path="web/{date:%Y-%m-%d}.jsonl",
+        format="jsonl",
+        mapping={"source_record_id": "id", "full_name": "name"},
+        max_quarantine_share=0.5,
+    )
+    first = {
+        "id": "W1",
+        "name": "张三",
+        "address": {"city": "北京", "postcode": "100080", "lines": ["中关村大街1号"]},
+        "signup_at": "2026-11-01T08:30:00.120+08:00",
+        "age": 30,
+    }
+    lines = [
+        json.dumps(first, ensure_ascii=False),
+        "",  # blank lines are not records, and must not shift the line numbers
+        '{"id": "W2", "name": "broken',
+        json.dumps({"id": "W3", "name": "Li Si", "address": None}),
+        "[1, 2]",
+    ]
+    path = _land(landing, source, DAY_1, ("\n".join(lines) + "\n").encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
+    rows = _rows(
+        con,
+        "select id, name, address, signup_at, age, _row_number from raw.web_signup__customers "
+        "order by _row_number",
+    )
+    assert [(row[0], row[1], row[5]) for row in rows] == [("W1", "张三", 1), ("W3", "Li Si", 4)]
+    assert json.loads(rows[0][2]) == first["address"]
+    # Timestamps and numbers as sent, not re-rendered.
+    assert rows[0][3:5] == ("2026-11-01T08:30:00.120+08:00", "30")
+    assert rows[1][2:5] == (None, None, None)
+    types = _column_types(con, "raw.web_signup__customers")
+    source_columns = {c: t for c, t in types.items() if c not in LINEAGE_COLUMNS}
+    assert source_columns == dict.fromkeys(["address", "age", "id", "name", "signup_at"], "VARCHAR")
+
+    quarantined = _quarantine(con, DAY_1)
+    assert [(row[0], row[1], row[2]) for row in quarantined] == [
+        (str(path), 3, lines[2]),
+        (str(path), 5, lines[4]),
+    ]
+    assert all(row[3] for row in quarantined)
+
+
+def test_parquet_columns_of_any_type_are_stored_as_text(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="call_center",
+        system="call_center",
+        path="cc/{date:%Y-%m-%d}.parquet",
+        format="parquet",
+        mapping={"source_record_id": "ticket_id"},
+    )
+    table = pa.table(
+        {
+            "ticket_id": pa.array([1001, 1002], pa.int64()),
+            "called_at": pa.array([datetime(2026, 11, 1, 9, 15, 30), None], pa.timestamp("us")),
+            "is_callback": pa.array([True, False], pa.bool_()),
+            "caller_name": pa.array(["王先生", None], pa.string()),
+        }
+    )
+    path = landing / source.path_for(DAY_1)
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.rows_loaded == 2
+    types = _column_types(con, "raw.call_center__customers")
+    assert {c: types[c] for c in table.column_names} == dict.fromkeys(table.column_names, "VARCHAR")
+    assert _rows(
+        con,
+        "select ticket_id, called_at, is_callback, caller_name, _row_number "
+        "from raw.call_center__customers order by _row_number",
+    ) == [("1001", "2026-11-01 09:15:30", "true", "王先生", 1), ("1002", None, "false", None, 2)]
+
+
+def test_reloading_a_partition_replaces_it_and_other_days_stay(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.5)
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\n2,B\n3,C,extra\n")
+
+    for run in ("run-1", "run-2"):
+        result = load_partition(con, source, landing, DAY_1, run)
+        assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    assert _rows(con, "select count(*), min(_run_id) from raw.crm__customers") == [(2, "run-2")]
+    assert len(_quarantine(con, DAY_1)) == 1, "quarantine rows are replaced too, not doubled"
+    assert [log["status"] for log in _log(con, DAY_1)] == ["loaded", "loaded"]
+
+    _land(landing, source, DAY_2, b"customer_id,name\n4,D\n")
+    load_partition(con, source, landing, DAY_2, "run-3")
+    counts = _rows(
+        con,
+        "select _partition_date, count(*) from raw.crm__customers group by 1 order by 1",
+    )
+    assert counts == [(DAY_1, 2), (DAY_2, 1)]
+
+    # A corrected re-delivery of day 1 replaces day 1 only.
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\n2,B\n3,C\n")
+    load_partition(con, source, landing, DAY_1, "run-4")
+    counts = _rows(
+        con,
+        "select _partition_date, count(*) from raw.crm__customers group by 1 order by 1",
+    )
+    assert counts == [(DAY_1, 3), (DAY_2, 1)]
+    assert _quarantine(con, DAY_1) == []
+
+
+def test_malformed_csv_lines_go_to_quarantine_and_good_rows_load(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.9)
+    lines = [
+        "customer_id,name,city",
+        "C1,Alice,Beijing",
+        "C2,Bob,Shanghai,extra",  # too many fields
+        "C3,Carol",  # too few fields
+        'C4,"Dan, Jr",Shenzhen',
+        'C5,"Eve,Hangzhou',  # unbalanced quote on the last line
+    ]
+    path = _land(landing, source, DAY_1, ("\n".join(lines) + "\n").encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 3)
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined == 5
+    assert _rows(con, "select customer_id, name, city from raw.crm__customers order by 1") == [
+        ("C1", "Alice", "Beijing"),
+        ("C4", "Dan, Jr", "Shenzhen"),
+    ]
+    quarantined = _quarantine(con, DAY_1)
+    assert [(row[0], row[1]) for row in quarantined] == [
+        (str(path), 3),
+        (str(path), 4),
+        (str(path), 6),
+    ]
+    assert [row[2].rstrip("\r\n") for row in quarantined] == [lines[2], lines[3], lines[5]]
+    reasons = [row[3].lower() for row in quarantined]
+    assert "too many columns" in reasons[0]
+    assert "missing columns" in reasons[1]
+    assert "quote" in reasons[2]
+    (log,) = _log(con, DAY_1)
+    assert log["rows_read"] == log["rows_loaded"] + log["rows_quarantined"] == 5
+
+
+def test_header_is_line_one_even_when_a_later_row_is_wider(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    # DuckDB's lenient sniffer once took the widest row ("3,C,extra") for the header, turning
+    # one bad row into a schema-drift failure of the whole partition.
+    source = _source(max_quarantine_share=0.5)
+    _land(landing, source, DAY_1, b'customer_id,"name, as given"\n1,A\n2,B\n3,C,extra\n')
+
+    result = load_partition(
+        con,
+        source.model_copy(update={"mapping": {"source_record_id": "customer_id"}}),
+        landing,
+        DAY_1,
+        "run-1",
+    )
+
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    columns = [c for c in _column_types(con, "raw.crm__customers") if c not in LINEAGE_COLUMNS]
+    assert columns == ["customer_id", "name, as given"]
+    assert [row[1] for row in _quarantine(con, DAY_1)] == [4]
+
+
+def test_source_without_a_header_row_gets_positional_column_names(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(header=False, mapping={"source_record_id": "column0", "full_name": "column1"})
+    _land(landing, source, DAY_1, "1,张三\n2,李四\n".encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.rows_loaded == 2
+    assert _rows(con, "select column0, column1 from raw.crm__customers order by 1") == [
+        ("1", "张三"),
+        ("2", "李四"),
+    ]
+
+
+def test_unterminated_quote_mid_file_loses_no_text(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    # A quote opened and never closed swallows the lines after it into one field. How many
+    # records those lines were cannot be known, but none of their text may be lost.
+    source = _source(max_quarantine_share=0.9)
+    lines = ["customer_id,name", "C1,Alice", 'C2,"Bob', "C3,Carol", "C4,Dan"]
+    _land(landing, source, DAY_1, ("\n".join(lines) + "\n").encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined
+    loaded = _rows(con, "select customer_id || ',' || name from raw.crm__customers")
+    quarantined_text = "\n".join(row[2] for row in _quarantine(con, DAY_1))
+    for line in lines[1:]:
+        assert (line,) in loaded or line in quarantined_text, f"{line!r} was lost"
+
+
+def test_too_many_bad_rows_reject_the_partition_after_quarantining_them(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()  # default max_quarantine_share: 5%
+    _land(landing, source, DAY_2, b"customer_id,name\n9,Zed\n")
+    load_partition(con, source, landing, DAY_2, "run-1")
+    path = _land(landing, source, DAY_1, b"customer_id,name\n1,A\n2,B,x\n3\n")
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-2")
+
+    message = str(caught.value)
+    assert str(path) in message
+    assert "quarantine.rejected_rows" in message
+    assert "max_quarantine_share" in message
+    assert [row[1] for row in _quarantine(con, DAY_1)] == [3, 4]
+    day_1_rows = "select count(*) from raw.crm__customers where _partition_date = ?"
+    assert _rows(con, day_1_rows, [DAY_1]) == [(0,)]
+    assert _rows(con, "select customer_id from raw.crm__customers") == [("9",)]
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["rows_loaded"], log["rows_skipped"]) == ("rejected", 0, 1)
+    assert log["rows_quarantined"] == 2
+
+
+def test_missing_file_fails_naming_the_expected_path(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    expected = landing / source.path_for(DAY_1)
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert str(expected) in str(caught.value)
+    assert "on_missing: skip" in str(caught.value)
+    assert _log(con, DAY_1)[0]["status"] == "missing"
+
+
+def test_missing_file_with_on_missing_skip_is_reported_not_raised(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(on_missing="skip")
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.status == "missing"
+    assert result.rows_loaded == 0
+    assert str(landing / source.path_for(DAY_1)) in result.message
+    assert _log(con, DAY_1)[0]["status"] == "missing"
+
+
+def test_mapped_column_missing_from_the_file_is_schema_drift(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    path = _land(landing, source, DAY_1, b"customer_id,full_name\n1,A\n")
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    message = str(caught.value)
+    assert "'crm'" in message
+    assert str(path) in message
+    assert "['name']" in message, "names the missing column"
+    assert "customer_id" in message
+    assert "full_name" in message, "lists the columns that were found"
+    tables = _rows(con, "select table_name from information_schema.tables where table_schema='raw'")
+    assert tables == []
+
+
+def test_unexpected_new_column_is_kept_and_reported(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\n")
+    _land(landing, source, DAY_2, b"customer_id,wechat_id,name\n2,wx_b,B\n")
+    load_partition(con, source, landing, DAY_1, "run-1")
+
+    result = load_partition(con, source, landing, DAY_2, "run-2")
+
+    assert result.extra_columns == ["wechat_id"]
+    assert _log(con, DAY_2)[0]["extra_columns"] == ["wechat_id"]
+    assert _column_types(con, "raw.crm__customers")["wechat_id"] == "VARCHAR"
+    assert _rows(con, "select customer_id, name, wechat_id from raw.crm__customers order by 1") == [
+        ("1", "A", None),
+        ("2", "B", "wx_b"),
+    ]
+
+
+def test_identical_file_redelivered_for_another_day_is_skipped(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    content = b"customer_id,name\n1,A\n2,B\n"
+    _land(landing, source, DAY_1, content)
+    _land(landing, source, DAY_2, content)
+    load_partition(con, source, landing, DAY_1, "run-1")
+
+    result = load_partition(con, source, landing, DAY_2, "run-2")
+
+    assert result.status == "duplicate_skipped"
+    assert result.duplicate_of_partition == DAY_1
+    assert (result.rows_loaded, result.rows_skipped) == (0, 2)
+    assert str(DAY_1) in result.message
+    assert _rows(con, "select distinct _partition_date from raw.crm__customers") == [(DAY_1,)]
+    (log,) = _log(con, DAY_2)
+    assert (log["status"], log["duplicate_of_partition"], log["rows_skipped"]) == (
+        "duplicate_skipped",
+        DAY_1,
+        2,
+    )
+    # Re-running day 1 itself is a reload, not a duplicate of itself.
+    assert load_partition(con, source, landing, DAY_1, "run-3").status == "loaded"
+
+
+def test_header_only_csv_is_an_empty_partition_not_an_error(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    _land(landing, source, DAY_1, b"customer_id,name\n")
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert result.status == "empty"
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)
+    assert _rows(con, "select count(*) from raw.crm__customers") == [(0,)]
+    assert _log(con, DAY_1)[0]["status"] == "empty"
+
+
+def test_sql_in_values_names_and_paths_is_stored_verbatim(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    landing = tmp_path / "o'neil's landing"
+    source = _source()
+    content = (
+        'customer_id,name,"note"";drop table ops.load_log;--"\n'
+        f"1,{DROP},plain\n"
+        f'2,"x{DROP.replace(chr(39), chr(39) * 2)}",\'\n'
+    ).encode()
+    _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run'); drop table raw.crm__customers;--")
+
+    assert result.rows_loaded == 2
+    assert _rows(con, "select name from raw.crm__customers order by _row_number") == [
+        (DROP,),
+        ("x" + DROP.replace("'", "''"),),
+    ]
+    assert 'note";drop table ops.load_log;--' in _column_types(con, "raw.crm__customers")
+    assert _rows(con, "select count(*) from ops.load_log") == [(1,)]
+    assert _rows(con, "select distinct _run_id from raw.crm__customers") == [
+        ("run'); drop table raw.crm__customers;--",)
+    ]
+
+
+def test_ensure_ops_tables_is_idempotent(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_ops_tables(con)
+    ensure_ops_tables(con)
+    tables = _rows(
+        con,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('ops', 'quarantine') order by 1",
+    )
+    assert tables == [("ops.load_log",), ("quarantine.rejected_rows",)]
+
+
+def test_locked_warehouse_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(path)!r})\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(3)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+
+        with pytest.raises(WarehouseLockedError) as caught:
+            connect(path, timeout=0.5)
+
+        message = str(caught.value)
+        assert str(path) in message
+        assert f"PID {holder.pid}" in message
+        assert "wait" in message
+        assert "retry" in message
+        assert "CUSTODIAN_LOCK_TIMEOUT" in message
+    finally:
+        holder.terminate()
+        holder.wait(timeout=10)
+    # Once the holder is gone the same call succeeds: the lock, not the file, was the problem.
+    connect(path, timeout=5).close()
