@@ -45,12 +45,10 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(config_option: Path | None) -> GovernanceConfig:
+def _load(config_option: Path | None) -> tuple[Path, GovernanceConfig]:
     path = settings.config_path(config_option)
-    # The Dagster definitions read the config through settings: point them at the same file.
-    os.environ["CUSTODIAN_CONFIG"] = str(path.resolve())
     try:
-        return load_config(path)
+        return path, load_config(path)
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
 
@@ -146,11 +144,11 @@ def _instance():
 _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def _execute(job_name: str, partition_keys: list[str], label: str) -> list:
+def _execute(job_name: str, config_path: Path, partition_keys: list[str], label: str) -> list:
     """Run a job in-process for each partition, with a progress bar; stop at the first failure."""
     from dagster_project.definitions import build_definitions
 
-    definitions = build_definitions()
+    definitions = build_definitions(config_path)
     job = definitions.resolve_job_def(job_name)
     instance = _instance()
     log_path = settings.warehouse_path().resolve().parent / "logs" / f"{job_name}.log"
@@ -214,7 +212,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the daily pipeline for every partition with landed data, then print a summary."""
-    governance = _load(config)
+    config_path, governance = _load(config)
     try:
         last = date.fromisoformat(through) if through else date.today() - timedelta(days=1)
     except ValueError:
@@ -230,7 +228,10 @@ def run(
             EXIT_BAD_INPUT,
         )
     results = _execute(
-        "daily_customer_pipeline", [d.isoformat() for d in partitions], "daily pipeline"
+        "daily_customer_pipeline",
+        config_path,
+        [d.isoformat() for d in partitions],
+        "daily pipeline",
     )
     failed = [(key, result) for key, result in results if not result.success]
     print_summary(governance, results)
@@ -252,9 +253,9 @@ def _month_partition(month: str | None) -> str:
 
 
 def _run_monthly(job_name: str, config: Path | None, month: str | None, label: str) -> None:
-    _load(config)
+    config_path, _ = _load(config)
     key = _month_partition(month)
-    results = _execute(job_name, [key], label)
+    results = _execute(job_name, config_path, [key], label)
     _, result = results[0]
     if not result.success:
         err_console.print(f"[bold red]{job_name} failed for {key[:7]}[/]")
@@ -311,7 +312,8 @@ def print_summary(governance: GovernanceConfig, results) -> None:
         f"checks: [green]{passed} passed[/], [red]{failed} failed[/]"
     )
     console.print(f"warehouse: {warehouse_file}")
-    console.print(f"reports:   {settings.reports_dir().resolve()}")
+    if settings.reports_dir().is_dir():
+        console.print(f"reports:   {settings.reports_dir().resolve()}")
 
 
 @app.command()

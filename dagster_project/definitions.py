@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from dagster_project import settings
@@ -16,8 +18,10 @@ from dagster_project.defs.retention.assets import build_retention_assets, build_
 from dagster_project.defs.transform.dbt_assets import build_dbt_assets, dbt_resource
 
 
-def build_definitions() -> dg.Definitions:
-    config = load_config(settings.config_path())
+def build_definitions(config_path: Path | None = None) -> dg.Definitions:
+    """The graph for one governance.yaml (default: `settings.config_path()`)."""
+    config_path = settings.config_path(config_path)
+    config = load_config(config_path)
     jobs = [build_daily_job(config), build_audit_job(config), build_retention_job(config)]
     return dg.Definitions(
         assets=[
@@ -30,7 +34,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=build_gate_checks(),
         jobs=jobs,
         schedules=build_schedules(config, jobs),
-        resources={**default_resources(), "dbt": dbt_resource()},
+        resources={**default_resources(config_path), "dbt": dbt_resource()},
     )
 
 

@@ -39,8 +39,8 @@ class GovernanceResource(dg.ConfigurableResource):
         return candidate if candidate.is_absolute() else settings.PROJECT_ROOT / candidate
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
+def default_resources(config_path: Path) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path().resolve())),
-        "governance": GovernanceResource(config_path=str(settings.config_path().resolve())),
+        "governance": GovernanceResource(config_path=str(config_path.resolve())),
     }

@@ -385,16 +385,10 @@ def test_header_is_line_one_even_when_a_later_row_is_wider(
 ) -> None:
     # DuckDB's lenient sniffer once took the widest row ("3,C,extra") for the header, turning
     # one bad row into a schema-drift failure of the whole partition.
-    source = _source(max_quarantine_share=0.5)
+    source = _source(max_quarantine_share=0.5, mapping={"source_record_id": "customer_id"})
     _land(landing, source, DAY_1, b'customer_id,"name, as given"\n1,A\n2,B\n3,C,extra\n')
 
-    result = load_partition(
-        con,
-        source.model_copy(update={"mapping": {"source_record_id": "customer_id"}}),
-        landing,
-        DAY_1,
-        "run-1",
-    )
+    result = load_partition(con, source, landing, DAY_1, "run-1")
 
     assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
     columns = [c for c in _column_types(con, "raw.crm__customers") if c not in LINEAGE_COLUMNS]

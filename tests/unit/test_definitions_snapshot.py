@@ -1,7 +1,8 @@
 """A snapshot of the Dagster graph: asset keys, checks, jobs and schedules.
 
 Any change to the graph shows up as a diff of tests/snapshots/definitions.txt. When the change
-is intended, regenerate it with `UPDATE_SNAPSHOTS=1 uv run pytest tests/unit/test_definitions_snapshot.py`.
+is intended, regenerate it with
+`UPDATE_SNAPSHOTS=1 uv run pytest tests/unit/test_definitions_snapshot.py`.
 """
 
 from __future__ import annotations

@@ -221,3 +221,22 @@ def test_pseudonym_depends_on_the_salt(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len({salted_one, salted_two, default}) == 3
     monkeypatch.setenv("CUSTODIAN_MASKING_SALT", "salt-one")
     assert pseudonym("zhangsan@qq.com") == salted_one
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "shown"),
+    [
+        ("golden_customer_id", "GC0123456789ABCD", True),
+        ("record_key", "crm:CRM0000001", True),
+        ("email_is_valid", False, True),
+        ("membership_level", "Gold", True),
+        ("customer_secret_note", "lives with 张三", False),
+        ("email_normalised", "zhang.san@qq.com", False),
+    ],
+)
+def test_mask_evidence_masks_unknown_columns_and_shows_platform_keys(
+    column: str, value: object, shown: bool
+) -> None:
+    from dagster_project.lib.privacy.masking import mask_evidence
+
+    assert (mask_evidence(column, value) == value) is shown

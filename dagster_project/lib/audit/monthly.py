@@ -24,7 +24,7 @@ create table if not exists audit.quality_metrics (
 )
 """
 
-# field -> SQL predicate meaning "this field is present" (completeness) or "valid" (validity).
+# Completeness: field -> "this field is present", over all records.
 COMPLETENESS = {
     "full_name": "full_name is not null",
     "date_of_birth": "date_of_birth is not null",
@@ -32,9 +32,11 @@ COMPLETENESS = {
     "email": "email_normalised is not null",
     "address_line": "address_line is not null",
 }
+# Validity: field -> (present, valid). Measured over records that have a value, so a missing
+# e-mail counts against completeness only, not twice.
 VALIDITY = {
-    "mobile_phone": "mobile_phone_is_valid",
-    "email": "email_is_valid",
+    "mobile_phone": ("mobile_phone is not null", "mobile_phone_is_valid"),
+    "email": ("email_normalised is not null", "email_is_valid"),
 }
 
 
@@ -45,10 +47,10 @@ def run_monthly_audit(
     con.execute(QUALITY_METRICS_DDL)
     con.execute("begin transaction")
     con.execute("delete from audit.quality_metrics where audit_month = ?", [month_start])
-    measures = [("completeness", f, p) for f, p in COMPLETENESS.items()] + [
-        ("validity", f, p) for f, p in VALIDITY.items()
+    measures = [("completeness", f, "true", p) for f, p in COMPLETENESS.items()] + [
+        ("validity", f, present, valid) for f, (present, valid) in VALIDITY.items()
     ]
-    for dimension, field_name, predicate in measures:
+    for dimension, field_name, population, predicate in measures:
         con.execute(
             f"""
             insert into audit.quality_metrics
@@ -58,6 +60,7 @@ def run_monthly_audit(
                    ?, now()::timestamp
             from intermediate.int_customer_records
             where latest_partition_date >= ? and latest_partition_date < ?
+              and ({population})
             group by source_name
             """,
             [month_start, dimension, field_name, run_id, month_start, month_end],

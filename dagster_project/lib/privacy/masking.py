@@ -123,3 +123,32 @@ def mask_column_value(column: str, value: object) -> object:
     """Mask a query result's value when its column holds personal data; pass others through."""
     field = field_for_column(column)
     return value if field is None else mask_value(field, value)
+
+
+# Keys and flags that identify records inside the platform but say nothing about the person.
+_SAFE_COLUMNS = frozenset(
+    {"record_key", "golden_customer_id", "source_name", "source_record_id", "suite_name"}
+)
+_SAFE_SUFFIXES = ("_is_valid", "_count", "_date", "_at", "_rate", "_score")
+
+
+def mask_evidence(column: str | None, value: object) -> object:
+    """Mask a value shown as evidence (failing samples, previews): unknown columns are masked.
+
+    Unlike `mask_column_value`, a column this module cannot classify is treated as personal
+    data: evidence goes to metadata and reports that many people read.
+    """
+    if value is None or column is None:
+        return value if column is not None else mask_value("", value)
+    field = field_for_column(column)
+    if field is not None:
+        return mask_value(field, value)
+    name = column.lower()
+    if (
+        name in _SAFE_COLUMNS
+        or name.endswith(_SAFE_SUFFIXES)
+        or name.startswith(("is_", "has_"))
+        or CANONICAL_FIELDS.get(name, ("", "direct"))[1] == "none"
+    ):
+        return value
+    return mask_value("", value)

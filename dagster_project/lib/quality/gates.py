@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dagster_project.lib.privacy.masking import mask_value
+from dagster_project.lib.privacy.masking import mask_evidence
 
 GATE_RESULTS_DDL = """
 create table if not exists quality.gate_results (
@@ -40,15 +40,6 @@ create table if not exists quality.gate_results (
     validated_at timestamp not null
 )
 """
-
-# Columns whose values are personal data get masked in evidence; others are shown as is.
-_COLUMN_TO_FIELD = {
-    "mobile_phone_e164": "mobile_phone",
-    "landline_phone_e164": "landline_phone",
-    "email_normalised": "email",
-    "name_pinyin": "full_name",
-    "name_original_script": "full_name",
-}
 
 
 @dataclass(frozen=True)
@@ -150,10 +141,9 @@ def _gx_batch_definition():
 
 
 def _masked_sample(column: str | None, values: list[Any]) -> list[Any]:
-    field_name = _COLUMN_TO_FIELD.get(column or "", column or "")
     # Pandas gives a missing value back as NaN; masked as text it would read "n**", a value.
     return [
-        None if pd.api.types.is_scalar(value) and pd.isna(value) else mask_value(field_name, value)
+        None if pd.api.types.is_scalar(value) and pd.isna(value) else mask_evidence(column, value)
         for value in values[:5]
     ]
 

@@ -83,9 +83,10 @@ def name_tokens(text: str | None) -> list[str] | None:
     """Script-independent name parts for matching: 张三丰 -> [ZHANG, SANFENG].
 
     Han names split into surname and given name (each in joined pinyin), so they meet the same
-    person written in Latin script in either order (San Feng Zhang -> [SANFENG, ZHANG] sorted
-    alike). A surname with an honorific only (王先生, Ms Booth) yields just the surname: partial
-    evidence, which matching weighs less than a full name.
+    person written in Latin script in either order (Sanfeng Zhang -> [SANFENG, ZHANG], sorted
+    alike; "San Feng Zhang" stays three parts). A surname with an honorific only (王先生,
+    Ms Booth) yields just the surname: partial evidence, which matching weighs less than a full
+    name.
     """
     name = clean_name(text)
     if not name:

@@ -76,6 +76,9 @@ standardised as (
             try_strptime(date_of_birth, '%Y%m%d')
         )::date as date_of_birth,
         nullif(upper(regexp_replace(national_id, '\s', '', 'g')), '') as national_id,
+        -- As the source wrote them, so validity can be measured over numbers that were given.
+        mobile_phone,
+        landline_phone,
         -- A number without country code is read in the record's own country when it has one.
         custodian_phone_e164(mobile_phone, coalesce(country_code_clean, default_region))
             as mobile_phone_e164,
