@@ -25,6 +25,12 @@ DAYS = 3
 PEOPLE = 2000
 
 
+def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    # Closed by `with`: a read-only handle left open (say, by a failed assertion's traceback)
+    # would hold the file lock and make the next command's writes wait.
+    return duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+
+
 def _custodian(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).with_name("custodian")), *args],
@@ -72,10 +78,8 @@ def test_run_succeeds_and_prints_summary(demo_run) -> None:
 
 def test_every_source_record_has_exactly_one_golden_customer(demo_run) -> None:
     root, landing, _, _ = demo_run
-    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
     truth = landing / "_truth" / "person_map.csv"
-    missing, doubled, unknown = con.execute(
-        f"""
+    query = f"""
         with truth as (select * from read_csv('{truth}', all_varchar=true)),
         xref as (
             select source_name, source_record_id, count(*) as copies,
@@ -91,30 +95,30 @@ def test_every_source_record_has_exactly_one_golden_customer(demo_run) -> None:
             (select count(*) from xref anti join truth
                 on truth.source = xref.source_name
                and truth.source_record_id = xref.source_record_id)
-        """
-    ).fetchone()
+    """
+    with _warehouse(root) as con:
+        missing, doubled, unknown = con.execute(query).fetchone()
     assert (missing, doubled, unknown) == (0, 0, 0)
 
 
 def test_golden_customers_within_ten_percent_of_true_people(demo_run) -> None:
     root, landing, _, _ = demo_run
-    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
-    people = con.execute(
-        f"select count(distinct person_id) "
-        f"from read_csv('{landing / '_truth' / 'person_map.csv'}', all_varchar=true)"
-    ).fetchone()[0]
-    golden = con.execute("select count(*) from main.golden_customers").fetchone()[0]
+    truth = landing / "_truth" / "person_map.csv"
+    with _warehouse(root) as con:
+        people = con.execute(
+            f"select count(distinct person_id) from read_csv('{truth}', all_varchar=true)"
+        ).fetchone()[0]
+        golden = con.execute("select count(*) from main.golden_customers").fetchone()[0]
     assert abs(golden - people) / people <= 0.10, f"{golden} golden vs {people} people"
 
 
 def test_gates_ran_and_were_recorded(demo_run) -> None:
     root, _, _, _ = demo_run
-    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
-    suites = {
-        row[0]
-        for row in con.execute("select distinct suite_name from quality.gate_results").fetchall()
+    with _warehouse(root) as con:
+        rows = con.execute("select distinct suite_name from quality.gate_results").fetchall()
+    assert {"golden_customers", "customer_source_xref", "int_customer_records"} <= {
+        row[0] for row in rows
     }
-    assert {"golden_customers", "customer_source_xref", "int_customer_records"} <= suites
 
 
 def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None:
@@ -125,11 +129,11 @@ def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None
     purge = _custodian(env, "purge", "--month", "2026-11")
     assert purge.returncode == 0, purge.stdout[-2000:] + purge.stderr[-2000:]
     assert "quarantine_rows" in purge.stdout
-    con = duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
-    sources = con.execute(
-        "select count(distinct source_name) from audit.quality_metrics "
-        "where audit_month = '2026-11-01'"
-    ).fetchone()[0]
+    with _warehouse(root) as con:
+        sources = con.execute(
+            "select count(distinct source_name) from audit.quality_metrics "
+            "where audit_month = '2026-11-01'"
+        ).fetchone()[0]
     assert sources == 4
 
 

@@ -330,3 +330,27 @@ def test_suite_with_a_misspelt_expectation_names_the_file(
 
     assert str(suite.path) in str(caught.value)
     assert problem in str(caught.value)
+
+
+def test_evidence_is_json_ready_for_dagster_metadata() -> None:
+    # Numpy booleans in a failing sample once made Dagster reject the check's metadata.
+    suite = GateSuite(
+        Path("expectations/intermediate/flags.json"),
+        "intermediate",
+        "flags",
+        {
+            "expectations": [
+                {
+                    "type": "expect_column_values_to_be_in_set",
+                    "kwargs": {"column": "email_is_valid", "value_set": [True], "mostly": 0.5},
+                    "severity": "warning",
+                }
+            ]
+        },
+    )
+    frame = pd.DataFrame({"email_is_valid": [True, True, True, False, None]})
+    outcome = validate_frame(suite, frame)
+    (item,) = outcome.outcomes
+    assert item.success
+    assert item.sample_masked == [False]
+    json.dumps([item.sample_masked, item.observed_value, item.unexpected_percent])

@@ -140,12 +140,23 @@ def _gx_batch_definition():
     return gx, asset.add_batch_definition_whole_dataframe("whole_table")
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready Python values: evidence goes into Dagster metadata, which must serialise."""
+    return json.loads(
+        json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    )
+
+
 def _masked_sample(column: str | None, values: list[Any]) -> list[Any]:
     # Pandas gives a missing value back as NaN; masked as text it would read "n**", a value.
-    return [
-        None if pd.api.types.is_scalar(value) and pd.isna(value) else mask_evidence(column, value)
-        for value in values[:5]
-    ]
+    return _plain(
+        [
+            None
+            if pd.api.types.is_scalar(value) and pd.isna(value)
+            else mask_evidence(column, value)
+            for value in values[:5]
+        ]
+    )
 
 
 def validate_frame(suite: GateSuite, frame: pd.DataFrame) -> GateOutcome:
@@ -169,7 +180,7 @@ def validate_frame(suite: GateSuite, frame: pd.DataFrame) -> GateOutcome:
                 column=column,
                 severity=expectation.get("severity", "critical"),
                 success=bool(item.success),
-                observed_value=observed,
+                observed_value=_plain(observed),
                 unexpected_percent=details.get("unexpected_percent"),
                 element_count=details.get("element_count"),
                 sample_masked=_masked_sample(column, details.get("partial_unexpected_list") or []),
