@@ -169,20 +169,23 @@ def resolve_customers(
             """,
             [auto_link_threshold],
         )
+        # A cluster's ID derives from its smallest member key, so identical input gives
+        # identical IDs. The ledger that keeps IDs stable as clusters grow, merge and split
+        # is still to come (issue 5).
         warehouse.execute(
-            """
+            f"""
             create or replace table er.record_clusters as
             with clustered as (
                 select m.record_key, m.cluster_id, r.source_name, r.source_record_id,
                        min(m.record_key) over (partition by m.cluster_id) as anchor_key
                 from _membership as m
-                join records_for_clusters as r using (record_key)
+                join {source_relation} as r using (record_key)
             )
             select record_key, source_name, source_record_id,
                    'GC' || upper(substr(sha256(anchor_key), 1, 14)) as golden_customer_id
             from clustered
             order by golden_customer_id, record_key
-            """.replace("records_for_clusters", source_relation)
+            """
         )
         warehouse.execute("commit")
     except BaseException:
