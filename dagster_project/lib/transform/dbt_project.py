@@ -26,8 +26,10 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
-def _fingerprint(project_dir: Path, vars_arg: list[str]) -> str:
-    digest = hashlib.sha256(json.dumps(vars_arg).encode("utf-8"))
+def _fingerprint(project_dir: Path, vars_arg: list[str], warehouse_path: Path) -> str:
+    # The warehouse path is part of dbt's profile: when it changes, dbt ignores the saved
+    # partial parse and re-parses the whole project on every invocation, so parse once here.
+    digest = hashlib.sha256(json.dumps([vars_arg, str(warehouse_path)]).encode("utf-8"))
     for folder in ("models", "macros"):
         for path in sorted((project_dir / folder).rglob("*")):
             if path.is_file():
@@ -42,7 +44,7 @@ def ensure_manifest(project_dir: Path, config: GovernanceConfig, warehouse_path:
     manifest = project_dir / "target" / "manifest.json"
     stamp = project_dir / "target" / ".custodian_fingerprint"
     vars_arg = dbt_vars_arg(config)
-    fingerprint = _fingerprint(project_dir, vars_arg)
+    fingerprint = _fingerprint(project_dir, vars_arg, warehouse_path)
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         return manifest
     env = {**os.environ, "CUSTODIAN_WAREHOUSE": str(warehouse_path)}
