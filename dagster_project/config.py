@@ -84,6 +84,14 @@ class SourceConfig(_Strict):
         "without a country code.",
     )
     on_missing: Literal["fail", "skip"] = "fail"
+    on_duplicate_file: Literal["skip", "load"] = Field(
+        default="skip",
+        description="What to do when the file for a day is byte-for-byte identical (same "
+        "SHA-256) to one already loaded for another day, which usually means the export job "
+        "re-sent an old file. 'skip' (default): load nothing for the day, report the day it "
+        "duplicates in ops.load_log (status duplicate_skipped, rows_skipped). 'load': load it "
+        "anyway and still report the duplicate, for sources whose data really can repeat.",
+    )
     max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
     mapping: dict[str, FieldMapping]
 

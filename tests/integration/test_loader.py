@@ -127,8 +127,9 @@ def test_utf8_csv_with_bom_loads_as_text_with_lineage_and_a_log_row(
         ("00042", "张三", "13800138000"),
         ("C2", "Smith, John", "+86 139 1234 5678"),
     ]
-    for row_number, row in enumerate(rows, start=1):
-        assert row[3:9] == ("crm", DAY_1, str(path), result.file_sha256, row_number, "run-1")
+    # _row_number is the file line the record starts on (the header is line 1), as in quarantine.
+    for line_number, row in enumerate(rows, start=2):
+        assert row[3:9] == ("crm", DAY_1, str(path), result.file_sha256, line_number, "run-1")
         assert isinstance(row[9], datetime)
 
     (log,) = _log(con, DAY_1)
@@ -627,3 +628,269 @@ def test_locked_warehouse_gives_a_clear_error(tmp_path: Path) -> None:
         holder.wait(timeout=10)
     # Once the holder is gone the same call succeeds: the lock, not the file, was the problem.
     connect(path, timeout=5).close()
+
+
+# --- The fault battery: one fixture per kind of broken delivery. Each checks that every row of
+# the file is accounted for (rows in file = loaded + quarantined + skipped) and none is lost.
+
+
+def _assert_accounted(result, rows_in_file: int) -> None:
+    assert result.rows_read == rows_in_file
+    loaded_or_skipped = result.rows_loaded + result.rows_skipped
+    assert loaded_or_skipped + result.rows_quarantined == rows_in_file
+
+
+def test_embedded_newlines_and_delimiters_in_quoted_fields_are_one_row_numbered_by_first_line(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.5)
+    content = (
+        "customer_id,name,address\r\n"
+        'C1,"Smith, John","Room 3, Building 5\r\nChaoyang, Beijing"\r\n'
+        "C2,Li,Shanghai\r\n"
+        "\r\n"  # a blank line is not a row, but it is a line
+        'C3,"Wang ""Big"" Wei","line one\nline two\nline three"\r\n'
+        'C4,"x\ny",too,many\r\n'  # a multi-line record with a field too many
+        "C5,Zhao,Shenzhen\r\n"
+    )
+    path = _land(landing, source, DAY_1, content.encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 5)
+    assert (result.rows_loaded, result.rows_quarantined) == (4, 1)
+    rows = _rows(
+        con, "select customer_id, name, address, _row_number from raw.crm__customers order by 4"
+    )
+    assert rows == [
+        ("C1", "Smith, John", "Room 3, Building 5\r\nChaoyang, Beijing", 2),
+        ("C2", "Li", "Shanghai", 4),
+        ("C3", 'Wang "Big" Wei', "line one\nline two\nline three", 6),
+        ("C5", "Zhao", "Shenzhen", 11),
+    ]
+    # The quarantined record is found by the same kind of number: the line it starts on.
+    assert [(row[0], row[1], row[2]) for row in _quarantine(con, DAY_1)] == [
+        (str(path), 9, 'C4,"x\ny",too,many')
+    ]
+    lines = content.split("\n")
+    assert lines[9 - 1].startswith("C4")
+    assert lines[11 - 1].startswith("C5")
+
+
+def test_unterminated_quote_mid_file_quarantines_every_following_line_by_number(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    # What one "row" is once quoting breaks: a quote that never closes leaves no way to split
+    # the rest of the file into records, so each physical line from the broken record to the end
+    # is counted as one row and quarantined with its own number and text. The rows before it
+    # load as usual.
+    source = _source(max_quarantine_share=0.9)
+    lines = ["customer_id,name", "C1,Alice", 'C2,"Bob', "C3,Carol", "", "C4,Dan"]
+    path = _land(landing, source, DAY_1, ("\n".join(lines) + "\n").encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 5)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 4)
+    assert _rows(con, "select customer_id, _row_number from raw.crm__customers") == [("C1", 2)]
+    quarantined = _quarantine(con, DAY_1)
+    assert [(row[0], row[1], row[2]) for row in quarantined] == [
+        (str(path), 3, 'C2,"Bob'),
+        (str(path), 4, "C3,Carol"),
+        (str(path), 5, ""),
+        (str(path), 6, "C4,Dan"),
+    ]
+    assert all("line 3" in row[3] and "never closed" in row[3] for row in quarantined)
+    (log,) = _log(con, DAY_1)
+    assert (log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (5, 1, 4)
+
+
+def test_utf8_declared_file_that_is_gbk_quarantines_every_undecodable_row_with_its_bytes(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    # Chosen handling: each row that does not decode is quarantined with the reason and its
+    # exact bytes (as \xNN escapes); rows that do decode (pure ASCII) load. Nothing is lost, and
+    # when too many rows are bad the partition is rejected by max_quarantine_share as usual.
+    source = _source(max_quarantine_share=0.9)
+    text = "customer_id,name\n1,Alice\n2,张三\n3,李四\n4,Bob\n"
+    path = _land(landing, source, DAY_1, text.encode("gbk"))
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 4)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 2)
+    assert _rows(con, "select customer_id, _row_number from raw.crm__customers order by 2") == [
+        ("1", 2),
+        ("4", 5),
+    ]
+    quarantined = _quarantine(con, DAY_1)
+    assert [(row[0], row[1]) for row in quarantined] == [(str(path), 3), (str(path), 4)]
+    for row, name in zip(quarantined, ["张三", "李四"], strict=True):
+        escaped = name.encode("gbk").decode("utf-8", errors="backslashreplace")
+        assert row[2] == row[2].split(",")[0] + "," + escaped
+        assert "utf-8" in row[3].lower() or "unicode" in row[3].lower()
+
+    # With the default limit the same file is refused, naming the file, after quarantining.
+    strict = _source()
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, strict, landing, DAY_1, "run-2")
+    assert str(path) in str(caught.value)
+    assert len(_quarantine(con, DAY_1)) == 2
+
+
+def test_ragged_rows_are_each_quarantined_and_counted(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.9)
+    lines = ["customer_id,name,city", "1,A,X", "2,B", "3,C,Y,extra,more", "4", "5,E,Z"]
+    _land(landing, source, DAY_1, ("\n".join(lines)).encode())  # no final newline
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 5)
+    assert [row[1] for row in _quarantine(con, DAY_1)] == [3, 4, 5]
+    assert [row[2] for row in _quarantine(con, DAY_1)] == lines[2:5]
+    assert _rows(con, "select _row_number from raw.crm__customers order by 1") == [(2,), (6,)]
+
+
+def test_a_ten_megabyte_field_loads_whole(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    source = _source()
+    note = "备注" * (5 * 2**20 // 3) + "x" * 7  # a little over 10 MB of UTF-8
+    assert len(note.encode()) > 10 * 2**20
+    _land(landing, source, DAY_1, f'customer_id,name,note\n1,A,"{note}"\n2,B,short\n'.encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 2)
+    assert result.rows_loaded == 2
+    assert _rows(
+        con, "select note = ?, _row_number from raw.crm__customers order by 2", [note]
+    ) == [
+        (True, 2),
+        (False, 3),
+    ]
+
+
+def test_duplicate_header_names_keep_both_columns(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    _land(landing, source, DAY_1, b"customer_id,name,phone,phone,\n1,A,139,010,z\n")
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 1)
+    columns = [c for c in _column_types(con, "raw.crm__customers") if c not in LINEAGE_COLUMNS]
+    assert columns == ["customer_id", "name", "phone", "phone_1", "column4"]
+    assert _rows(con, "select phone, phone_1, column4 from raw.crm__customers") == [
+        ("139", "010", "z")
+    ]
+
+
+def test_non_utf8_bytes_in_jsonl_quarantine_that_line_only(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="web_signup",
+        system="web",
+        path="web/{date:%Y-%m-%d}.jsonl",
+        format="jsonl",
+        mapping={"source_record_id": "id"},
+        max_quarantine_share=0.5,
+    )
+    content = b'{"id": "W1"}\n{"id": "W2", "name": "\xd5\xc5\xc8\xfd"}\n\n{"id": "W3"}\n'
+    path = _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 3)
+    assert _rows(con, "select id, _row_number from raw.web_signup__customers order by 2") == [
+        ("W1", 1),
+        ("W3", 4),
+    ]
+    ((file_path, line, raw, reason),) = _quarantine(con, DAY_1)
+    assert (file_path, line) == (str(path), 2)
+    assert raw == '{"id": "W2", "name": "\\xd5\\xc5\\xc8\\xfd"}'
+    assert "utf-8" in reason.lower()
+
+
+def test_truncated_parquet_fails_naming_the_file(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        name="call_center",
+        system="call_center",
+        path="cc/{date:%Y-%m-%d}.parquet",
+        format="parquet",
+        mapping={"source_record_id": "ticket_id"},
+    )
+    path = landing / source.path_for(DAY_1)
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"ticket_id": [str(i) for i in range(1000)]}), path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert str(path) in str(caught.value)
+    assert "parquet" in str(caught.value)
+    tables = _rows(con, "select table_name from information_schema.tables where table_schema='raw'")
+    assert tables == []
+
+
+def test_sql_in_values_is_stored_verbatim_in_raw_and_in_quarantine(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.9)
+    content = f"customer_id,name\n1,{DROP}\n2,{DROP},extra\n".encode()
+    _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 2)
+    assert _rows(con, "select name from raw.crm__customers") == [(DROP,)]
+    assert [row[2] for row in _quarantine(con, DAY_1)] == [f"2,{DROP},extra"]
+    assert _rows(con, "select count(*) from ops.load_log") == [(1,)]
+
+
+def test_bom_header_only_and_empty_files_count_no_rows(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(mapping={"source_record_id": "customer_id"})
+    for day, content in [(DAY_1, b"\xef\xbb\xbfcustomer_id,name\r\n"), (DAY_2, b"customer_id")]:
+        _land(landing, source, day, content)
+        result = load_partition(con, source, landing, day, "run-1")
+        _assert_accounted(result, 0)
+        assert result.status == "empty"
+
+
+def test_identical_file_with_on_duplicate_file_load_is_loaded_and_reported(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(on_duplicate_file="load")
+    content = b"customer_id,name\n1,A\n2,B\n"
+    _land(landing, source, DAY_1, content)
+    _land(landing, source, DAY_2, content)
+    load_partition(con, source, landing, DAY_1, "run-1")
+
+    result = load_partition(con, source, landing, DAY_2, "run-2")
+
+    assert (result.status, result.duplicate_of_partition) == ("loaded", DAY_1)
+    _assert_accounted(result, 2)
+    assert (result.rows_loaded, result.rows_skipped) == (2, 0)
+    assert "on_duplicate_file: load" in result.message
+    counts = _rows(
+        con, "select _partition_date, count(*) from raw.crm__customers group by 1 order by 1"
+    )
+    assert counts == [(DAY_1, 2), (DAY_2, 2)]
+    (log,) = _log(con, DAY_2)
+    assert (log["status"], log["duplicate_of_partition"]) == ("loaded", DAY_1)
+
+
+def test_on_duplicate_file_defaults_to_skip_and_is_documented() -> None:
+    field = SourceConfig.model_fields["on_duplicate_file"]
+    assert field.default == "skip"
+    assert "SHA-256" in (field.description or "")
+    with pytest.raises(ValueError, match="on_duplicate_file"):
+        _source(on_duplicate_file="sometimes")
