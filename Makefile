@@ -4,7 +4,12 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
+# uv from PATH when there is one (an activated venv's python3 may not have it), else as a module
+# of the system Python, which the install step provides.
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(strip $(UV)),)
 UV := $(PYTHON) -m uv
+endif
 RUN := $(UV) run --frozen
 
 DEMO_CUSTOMERS ?= 3000

@@ -27,9 +27,9 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-import yaml
 
 from dagster_project.settings import PROJECT_ROOT
+from tests.e2e.support import demo_environment
 
 # A hard ceiling above the sum of the bounded waits below; fixture teardown still kills the server.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -198,23 +198,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 @pytest.fixture
 def demo(tmp_path: Path) -> dict[str, str]:
     """Demo drops, a governance.yaml pointing at them and the env naming the temp warehouse."""
-    landing = tmp_path / "landing"
-    config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
-    config["landing_root"] = str(landing)
-    config_path = tmp_path / "governance.yaml"
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    env = {
-        **os.environ,
-        "CUSTODIAN_CONFIG": str(config_path),
-        "CUSTODIAN_WAREHOUSE": str(tmp_path / "warehouse" / "custodian.duckdb"),
-    }
-    env.pop("DAGSTER_HOME", None)
-    generated = subprocess.run(
-        [str(Path(sys.executable).with_name("custodian")), "demo-data", "--out", str(landing),
-         "--customers", "300", "--days", str(DAYS), "--start", START.isoformat(), "--seed", "3"],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
+    _, env = demo_environment(tmp_path, customers=300, days=DAYS, start=START, seed=3)
     return env
 
 

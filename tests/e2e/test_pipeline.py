@@ -6,17 +6,13 @@ result is checked against the generator's ground truth.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
-from dagster_project.settings import PROJECT_ROOT
+from tests.e2e.support import custodian, demo_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -31,40 +27,12 @@ def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
 
 
-def _custodian(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("custodian")), *args],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("e2e")
-    landing = root / "landing"
-    config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
-    config["landing_root"] = str(landing)
-    config_path = root / "governance.yaml"
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    env = {
-        **os.environ,
-        "CUSTODIAN_CONFIG": str(config_path),
-        "CUSTODIAN_WAREHOUSE": str(root / "warehouse" / "custodian.duckdb"),
-    }
-    env.pop("DAGSTER_HOME", None)
-
-    generated = _custodian(
-        env, "demo-data", "--out", str(landing), "--customers", str(PEOPLE),
-        "--days", str(DAYS), "--start", START.isoformat(), "--seed", "7",
-    )  # fmt: skip
-    assert generated.returncode == 0, generated.stderr
+    landing, env = demo_environment(root, customers=PEOPLE, days=DAYS, start=START, seed=7)
     through = (START + timedelta(days=DAYS - 1)).isoformat()
-    run = _custodian(env, "run", "--through", through)
+    run = custodian(env, "run", "--through", through)
     return root, landing, env, run
 
 
@@ -123,10 +91,10 @@ def test_gates_ran_and_were_recorded(demo_run) -> None:
 
 def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None:
     root, _, env, _ = demo_run
-    audit = _custodian(env, "audit", "--month", "2026-11")
+    audit = custodian(env, "audit", "--month", "2026-11")
     assert audit.returncode == 0, audit.stdout[-2000:] + audit.stderr[-2000:]
     assert "audit/quality_metrics" in audit.stdout
-    purge = _custodian(env, "purge", "--month", "2026-11")
+    purge = custodian(env, "purge", "--month", "2026-11")
     assert purge.returncode == 0, purge.stdout[-2000:] + purge.stderr[-2000:]
     assert "quarantine_rows" in purge.stdout
     with _warehouse(root) as con:
@@ -140,12 +108,12 @@ def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None
 def test_sql_command_masks_personal_data_by_default(demo_run) -> None:
     _, _, env, _ = demo_run
     query = "select email, mobile_phone_e164 from main.golden_customers where email is not null"
-    masked = _custodian(env, "sql", query + " limit 3")
+    masked = custodian(env, "sql", query + " limit 3")
     assert masked.returncode == 0, masked.stderr
     assert "***@" in masked.stdout
     assert "PII masked" in masked.stdout
-    unmasked = _custodian(env, "sql", "--unmasked", query + " limit 3")
+    unmasked = custodian(env, "sql", "--unmasked", query + " limit 3")
     assert "***@" not in unmasked.stdout
-    refused = _custodian(env, "sql", "delete from main.golden_customers")
+    refused = custodian(env, "sql", "delete from main.golden_customers")
     assert refused.returncode == 2
     assert "read-only" in refused.stderr.lower()

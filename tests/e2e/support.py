@@ -1,0 +1,50 @@
+"""What every end-to-end test starts from: demo drops and a private config and warehouse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from dagster_project.settings import PROJECT_ROOT
+
+
+def custodian(env: dict[str, str], *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the `custodian` command as a user would, from the repository root."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("custodian")), *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def demo_environment(
+    root: Path, *, customers: int, days: int, start: date, seed: int
+) -> tuple[Path, dict[str, str]]:
+    """Generate demo drops under root/landing; return it and an env naming root's config and
+    warehouse (and no DAGSTER_HOME, so runs use an ephemeral instance unless a test sets one)."""
+    landing = root / "landing"
+    config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
+    config["landing_root"] = str(landing)
+    config_path = root / "governance.yaml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    env = {
+        **os.environ,
+        "CUSTODIAN_CONFIG": str(config_path),
+        "CUSTODIAN_WAREHOUSE": str(root / "warehouse" / "custodian.duckdb"),
+    }
+    env.pop("DAGSTER_HOME", None)
+    generated = custodian(
+        env, "demo-data", "--out", str(landing), "--customers", str(customers),
+        "--days", str(days), "--start", start.isoformat(), "--seed", str(seed), timeout=300,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
+    return landing, env
