@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import duckdb
 
 from dagster_project.config import RetentionPolicy
+from dagster_project.lib.warehouse import table_exists
 
 RETENTION_LOG_DDL = """
 create table if not exists privacy.retention_log (
@@ -62,11 +63,7 @@ def apply_retention(
         tables = [
             (table, column)
             for table, column in _tables_for(con, policy.applies_to)
-            if con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema || '.' || table_name = ?",
-                [table],
-            ).fetchone()[0]
+            if table_exists(con, table)
         ]
         rows = sum(
             con.execute(f"select count(*) from {table} where {column} < ?", [cutoff]).fetchone()[0]

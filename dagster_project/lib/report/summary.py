@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect, table_exists
 
 
 @dataclass
@@ -18,23 +16,13 @@ class WarehouseSummary:
     golden_customers: int = 0
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def warehouse_summary(path: Path) -> WarehouseSummary:
     summary = WarehouseSummary()
     if not path.exists():
         return summary
     con = connect(path, read_only=True)
     try:
-        if _table_exists(con, "intermediate", "int_customer_records"):
+        if table_exists(con, "intermediate.int_customer_records"):
             summary.records_per_source = dict(
                 con.execute(
                     "select source_name, count(*) from intermediate.int_customer_records "
@@ -42,14 +30,14 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
                 ).fetchall()
             )
             summary.source_records = sum(summary.records_per_source.values())
-        if _table_exists(con, "quarantine", "rejected_rows"):
+        if table_exists(con, "quarantine.rejected_rows"):
             summary.quarantined_per_source = dict(
                 con.execute(
                     "select source_name, count(*) from quarantine.rejected_rows "
                     "group by source_name"
                 ).fetchall()
             )
-        if _table_exists(con, "main", "golden_customers"):
+        if table_exists(con, "main.golden_customers"):
             summary.golden_customers = con.execute(
                 "select count(*) from main.golden_customers"
             ).fetchone()[0]
