@@ -25,7 +25,7 @@ export UV_PYTHON ?= 3.11
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: .venv/.installed
@@ -39,6 +39,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 		--days $(DEMO_DAYS) --start $(DEMO_START) --seed $(DEMO_SEED)
 	$(RUN) custodian run --through $$($(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
 	$(RUN) custodian audit --month $$(echo $(DEMO_START) | cut -c1-7)
+	$(RUN) custodian docs
 
 test: install
 	$(RUN) pytest

@@ -287,6 +287,41 @@ def purge(
     _run_monthly("monthly_retention_purge", config, month, "retention")
 
 
+@app.command()
+def docs(config: ConfigOption = None) -> None:
+    """Build the data dictionary site (dbt docs) from the models and the warehouse's tables."""
+    import subprocess
+
+    from dagster_project.lib.transform.dbt_project import dbt_executable
+    from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
+
+    _, governance = _load(config)
+    warehouse_file = settings.warehouse_path().resolve()
+    if not warehouse_file.is_file():
+        raise _fail(
+            f"no warehouse at {warehouse_file}: run the pipeline first (`custodian run`), "
+            "the docs read column types from its tables",
+            EXIT_BAD_INPUT,
+        )
+    project_dir = settings.dbt_project_dir()
+    out = settings.reports_dir().resolve() / "dbt_docs"
+    with console.status("dbt docs generate"):
+        completed = subprocess.run(
+            [
+                dbt_executable(), "docs", "generate", "--static",
+                "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+                # Its own target folder, so a running pipeline's dbt is not disturbed.
+                "--target-path", str(out), *dbt_vars_arg(governance),
+            ],
+            cwd=project_dir, capture_output=True, text=True, check=False,
+            env={**os.environ, "CUSTODIAN_WAREHOUSE": str(warehouse_file)},
+        )  # fmt: skip
+    if completed.returncode != 0:
+        err_console.print(completed.stdout[-3000:] + completed.stderr[-3000:], highlight=False)
+        raise _fail("dbt docs generate failed (output above)", EXIT_RUN_FAILED)
+    console.print(f"data dictionary: {out / 'static_index.html'} (open it in a browser)")
+
+
 def print_summary(governance: GovernanceConfig, results) -> None:
     from dagster_project.lib.report.summary import warehouse_summary
 

@@ -32,6 +32,11 @@ def reports_dir() -> Path:
     return warehouse_path().parent / "reports"
 
 
+def data_docs_dir() -> Path:
+    """Great Expectations Data Docs of the quality gates' validations: `<reports>/data_docs`."""
+    return reports_dir() / "data_docs"
+
+
 def dbt_project_dir() -> Path:
     return PROJECT_ROOT / "dbt"
 

@@ -21,7 +21,7 @@ from dagster_project import settings
 from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
-from dagster_project.lib.transform.dbt_project import ensure_manifest
+from dagster_project.lib.transform.dbt_project import dbt_executable, ensure_manifest
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 
 STANDARDISATION_SELECT = "staging intermediate"
@@ -44,7 +44,9 @@ def _run_dbt(
 ):
     # The dbt subprocess finds the warehouse through the profile's env_var.
     os.environ["CUSTODIAN_WAREHOUSE"] = warehouse.path
-    yield from dbt.cli(["build", *dbt_vars_arg(governance.load())], context=context).stream()
+    # Unit tests check the SQL itself, not the day's data: `make test` runs them, not each day.
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars_arg(governance.load())]
+    yield from dbt.cli(args, context=context).stream()
 
 
 def build_dbt_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition]:
@@ -89,4 +91,10 @@ def build_dbt_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition]:
 
 def dbt_resource() -> DbtCliResource:
     project_dir = settings.dbt_project_dir()
-    return DbtCliResource(project_dir=str(project_dir), profiles_dir=str(project_dir))
+    # dbt from this Python's environment: `custodian` run by its full path (no activated venv)
+    # has no dbt on PATH.
+    return DbtCliResource(
+        project_dir=str(project_dir),
+        profiles_dir=str(project_dir),
+        dbt_executable=dbt_executable(),
+    )

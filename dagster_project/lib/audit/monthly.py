@@ -34,9 +34,20 @@ COMPLETENESS = {
 }
 # Validity: field -> (present, valid). Measured over records that have a value, so a missing
 # e-mail counts against completeness only, not twice.
+# Every standardised field carries <field>_is_valid, null when the value was not given.
 VALIDITY = {
-    "mobile_phone": ("mobile_phone is not null", "mobile_phone_is_valid"),
-    "email": ("email_normalised is not null", "email_is_valid"),
+    field: (f"{field}_is_valid is not null", f"{field}_is_valid")
+    for field in (
+        "name",
+        "gender",
+        "date_of_birth",
+        "national_id",
+        "mobile_phone",
+        "landline_phone",
+        "email",
+        "postal_code",
+        "country_code",
+    )
 }
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+from functools import cache
 
 import phonenumbers
+import yaml
 
+from dagster_project import settings
 from dagster_project.canonical import CANONICAL_FIELDS
 
 
@@ -95,7 +98,7 @@ def mask_value(field: str, value: object) -> object:
     text = str(value)
     if field in _BY_FIELD:
         return _BY_FIELD[field](text)
-    sensitivity = CANONICAL_FIELDS.get(field, ("", "direct"))[1]
+    sensitivity = "quasi" if field == "_quasi" else CANONICAL_FIELDS.get(field, ("", "direct"))[1]
     if sensitivity == "direct":
         return _mask_middle(text, 2, 0)
     if sensitivity == "quasi":
@@ -106,6 +109,33 @@ def mask_value(field: str, value: object) -> object:
 # Warehouse column names that carry a canonical field's value under another name.
 _COLUMN_SUFFIXES = ("_e164", "_normalised", "_clean", "_joined", "_key")
 _COLUMN_ALIASES = {"name_pinyin": "full_name", "name_sorted": "full_name", "email_address": "email"}
+
+
+@cache
+def dictionary_classes() -> dict[str, str]:
+    """Column name -> PII class, from the dbt data dictionary (dbt/models/**/_*.yml meta.pii).
+
+    A name means the same thing in every model, so one class per name; where two models
+    disagree the stricter class wins.
+    """
+    strictness = {"none": 0, "quasi-identifier": 1, "direct identifier": 2, "sensitive": 3}
+    classes: dict[str, str] = {}
+    for path in sorted((settings.dbt_project_dir() / "models").rglob("_*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            for column in model.get("columns") or []:
+                pii = (column.get("meta") or {}).get("pii")
+                name = column["name"].lower()
+                if pii in strictness and strictness[pii] >= strictness.get(
+                    classes.get(name, "none"), 0
+                ):
+                    classes[name] = pii
+    return classes
+
+
+def _mask_by_class(pii: str, value: object) -> object:
+    if pii == "none":
+        return value
+    return mask_value("" if pii != "quasi-identifier" else "_quasi", value)
 
 
 def field_for_column(column: str) -> str | None:
@@ -122,7 +152,12 @@ def field_for_column(column: str) -> str | None:
 def mask_column_value(column: str, value: object) -> object:
     """Mask a query result's value when its column holds personal data; pass others through."""
     field = field_for_column(column)
-    return value if field is None else mask_value(field, value)
+    if field is not None:
+        return mask_value(field, value)
+    # Columns the canonical vocabulary does not name (name_tokens, national_id_birth_date ...)
+    # are masked by the class the data dictionary gives them.
+    pii = dictionary_classes().get(column.lower())
+    return value if pii is None else _mask_by_class(pii, value)
 
 
 # Keys and flags that identify records inside the platform but say nothing about the person.
@@ -144,6 +179,8 @@ def mask_evidence(column: str | None, value: object) -> object:
     if field is not None:
         return mask_value(field, value)
     name = column.lower()
+    if name in dictionary_classes():
+        return _mask_by_class(dictionary_classes()[name], value)
     if (
         name in _SAFE_COLUMNS
         or name.endswith(_SAFE_SUFFIXES)

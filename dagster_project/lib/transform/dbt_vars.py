@@ -31,6 +31,8 @@ def dbt_vars(config: GovernanceConfig) -> dict[str, Any]:
             }
             for source in config.sources
         },
+        # Source timestamps without an offset are local time in the platform's time zone.
+        "custodian_timezone": config.schedule.timezone,
         "custodian_survivorship": {
             "default_rule": config.survivorship.default_rule,
             "fields": dict(config.survivorship.fields),

@@ -1,5 +1,6 @@
-{#- All sources unioned, latest version of each source record, with the standardised values
-    matching and survivorship compare. Sources come from governance.yaml (var custodian_sources). -#}
+{#- All sources unioned, one row per source record (its latest delivery), with the keys matching
+    compares and per-record quality measures. Sources come from governance.yaml
+    (var custodian_sources). -#}
 with
 
 {% for source_name in var('custodian_sources') %}
@@ -18,7 +19,8 @@ unioned as (
 ),
 
 -- Later days re-send changed and unchanged records: the newest delivery of a key wins, and
--- within a file the last row wins (exports append corrections).
+-- within a file the last row wins (exports append corrections). A row without a key cannot be
+-- followed over time and is left out here; the raw gate counts such rows.
 latest_version as (
     select
         *,
@@ -33,106 +35,63 @@ latest_version as (
     ) = 1
 ),
 
-named as (
+cross_checked as (
     select
         *,
-        -- Split names are joined in the order their script writes them: 张 + 三 -> 张三,
-        -- John + Smith -> John Smith.
-        custodian_clean_name(coalesce(
-            full_name,
-            case
-                when regexp_matches(coalesce(family_name, '') || coalesce(given_name, ''), '\p{Han}')
-                    then coalesce(family_name, '') || coalesce(given_name, '')
-                else concat_ws(' ', given_name, family_name)
-            end
-        )) as full_name_clean,
-        custodian_country_code(country_code) as country_code_clean
+        -- The ID card carries a birth date and the issuing province: a record whose own date of
+        -- birth or address province disagrees has a wrong value somewhere.
+        case
+            when national_id_is_valid and date_of_birth is not null
+                then national_id_birth_date = date_of_birth
+        end as national_id_matches_date_of_birth,
+        case
+            when national_id_is_valid and province_code is not null
+                then national_id_province_code = province_code
+        end as national_id_matches_province
     from latest_version
-),
-
-standardised as (
-    select
-        source_name || ':' || source_record_id as record_key,
-        source_name,
-        source_record_id,
-        trust_rank,
-        full_name_clean as full_name,
-        custodian_clean_name(family_name) as family_name,
-        custodian_clean_name(given_name) as given_name,
-        case
-            when regexp_matches(full_name_clean, '\p{Han}') then full_name_clean
-            else custodian_clean_name(name_original_script)
-        end as name_original_script,
-        custodian_pinyin(full_name_clean) as name_pinyin,
-        custodian_name_tokens(coalesce(full_name, concat_ws(', ', family_name, given_name)))
-            as name_tokens,
-        case
-            when lower(gender) in ('m', 'male', '男', '1') then 'M'
-            when lower(gender) in ('f', 'female', '女', '2') then 'F'
-        end as gender,
-        coalesce(
-            try_strptime(date_of_birth, '%Y-%m-%d'),
-            try_strptime(date_of_birth, '%Y/%m/%d'),
-            try_strptime(date_of_birth, '%Y%m%d')
-        )::date as date_of_birth,
-        nullif(upper(regexp_replace(national_id, '\s', '', 'g')), '') as national_id,
-        -- As the source wrote them, so validity can be measured over numbers that were given.
-        mobile_phone,
-        landline_phone,
-        -- A number without country code is read in the record's own country when it has one.
-        custodian_phone_e164(mobile_phone, coalesce(country_code_clean, default_region))
-            as mobile_phone_e164,
-        custodian_phone_e164(landline_phone, coalesce(country_code_clean, default_region))
-            as landline_phone_e164,
-        lower(trim(email)) as email_normalised,
-        regexp_full_match(lower(trim(email)), '[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}')
-            as email_is_valid,
-        address_line,
-        district,
-        city,
-        -- 西安 and 西安市 are one city: the administrative suffix is dropped for comparison.
-        nullif(upper(regexp_replace(trim(city), '\s*(市|City)$', '')), '') as city_key,
-        province,
-        postal_code,
-        country_code_clean as country_code,
-        billing_address_line,
-        company_name,
-        customer_tags,
-        membership_level,
-        case
-            when lower(consent_marketing) in ('y', 'yes', 'true', '1', '是') then true
-            when lower(consent_marketing) in ('n', 'no', 'false', '0', '否') then false
-        end as consent_marketing,
-        coalesce(
-            try_cast(last_interaction_at as timestamp),
-            try_strptime(last_interaction_at, '%Y/%m/%d %H:%M')
-        ) as last_interaction_at,
-        coalesce(
-            try_cast(replace(replace(updated_at, 'T', ' '), 'Z', '') as timestamp),
-            try_strptime(updated_at, '%Y/%m/%d %H:%M')
-        ) as updated_at,
-        first_seen_date,
-        last_seen_date,
-        delivery_count,
-        partition_date as latest_partition_date,
-        source_file_path,
-        source_row_number
-    from named
 ),
 
 final as (
     select
-        *,
-        -- Fewer than two name parts (王先生, "Alan") is partial evidence: no full-name key.
-        case when len(name_tokens) >= 2 then name_tokens end as full_name_tokens,
-        case
-            when len(name_tokens) >= 2 then array_to_string(list_sort(name_tokens), ' ')
-        end as name_sorted_key,
-        case when len(name_tokens) >= 2 then array_to_string(name_tokens, '') end
+        source_name || ':' || source_record_id as record_key,
+        * exclude (partition_date, loaded_at, name_key),
+        -- Fewer than two name parts (王先生, "Alan") is partial evidence: no full-name keys.
+        case when not name_is_partial then name_tokens end as full_name_tokens,
+        name_key as name_sorted_key,
+        case when not name_is_partial then array_to_string(name_tokens, '') end
             as name_joined_key,
-        mobile_phone_e164 is not null as mobile_phone_is_valid,
-        landline_phone_e164 is not null as landline_phone_is_valid
-    from standardised
+        -- 西安 and 西安市 are one city: the administrative suffix is dropped for comparison.
+        nullif(upper(regexp_replace(trim(city), '\s*(市|City)$', '')), '') as city_key,
+        -- Share of the fields that identify and reach a customer that are present and valid.
+        (
+            coalesce(name_is_valid and not name_is_partial, false)::int
+            + coalesce(date_of_birth_is_valid, false)::int
+            + coalesce(mobile_phone_is_valid or landline_phone_is_valid, false)::int
+            + coalesce(email_is_valid, false)::int
+            + (address_line is not null and city is not null)::int
+            + coalesce(national_id_is_valid, false)::int
+        ) / 6.0 as completeness_score,
+        list_filter(
+            [
+                case when not name_is_valid then 'name' end,
+                case when not gender_is_valid then 'gender' end,
+                case when not date_of_birth_is_valid then 'date_of_birth' end,
+                case when not national_id_is_valid then 'national_id' end,
+                case when not national_id_matches_date_of_birth then 'national_id_date_of_birth' end,
+                case when not national_id_matches_province then 'national_id_province' end,
+                case when not mobile_phone_is_valid then 'mobile_phone' end,
+                case when not landline_phone_is_valid then 'landline_phone' end,
+                case when not email_is_valid then 'email' end,
+                case when not postal_code_is_valid then 'postal_code' end,
+                case when not country_code_is_valid then 'country_code' end
+            ],
+            failed_field -> failed_field is not null
+        ) as validity_failures,
+        partition_date as latest_partition_date
+    from cross_checked
 )
 
-select * from final
+select
+    *,
+    len(validity_failures) as validity_failure_count
+from final

@@ -37,6 +37,7 @@ survived as (
         {{ survive('district', 'district') }} as district,
         {{ survive('city', 'city') }} as city,
         {{ survive('province', 'province') }} as province,
+        {{ survive('admin_division_code', 'address_line') }} as admin_division_code,
         {{ survive('postal_code', 'postal_code') }} as postal_code,
         {{ survive('country_code', 'country_code') }} as country_code,
         {{ survive('billing_address_line', 'billing_address_line') }} as billing_address_line,
@@ -45,8 +46,8 @@ survived as (
         {{ survive('membership_level', 'membership_level') }} as membership_level,
         {{ survive('consent_marketing', 'consent_marketing') }} as consent_marketing,
         max(last_interaction_at) as last_interaction_at,
-        min(first_seen_date) as first_seen_date,
-        max(last_seen_date) as last_seen_date,
+        min(first_seen_date) as first_seen_date_any,
+        max(last_seen_date) as last_seen_date_any,
         count(*) as source_record_count,
         list_sort(list_distinct(list(source_name))) as sources_present
     from resolved_records
@@ -55,8 +56,12 @@ survived as (
 
 final as (
     select
-        *,
-        len(sources_present) as source_count
+        * exclude (first_seen_date_any, last_seen_date_any, source_record_count, sources_present),
+        first_seen_date_any as first_seen_date,
+        last_seen_date_any as last_seen_date,
+        source_record_count,
+        sources_present,
+        len(sources_present)::bigint as source_count
     from survived
 )
 
