@@ -192,15 +192,20 @@ def _failure_summary(result) -> str:
     return "\n".join(lines) or "  (no step failure recorded; see the Dagster run logs)"
 
 
-def _check_counts(results) -> tuple[int, int]:
-    passed = failed = 0
+def _check_counts(results) -> tuple[int, int, int]:
+    """Checks passed, failed with severity WARN (reported only) and failed blocking (ERROR)."""
+    from dagster import AssetCheckSeverity
+
+    passed = warned = failed = 0
     for _, result in results:
         for evaluation in result.get_asset_check_evaluations():
             if evaluation.passed:
                 passed += 1
+            elif evaluation.severity == AssetCheckSeverity.WARN:
+                warned += 1
             else:
                 failed += 1
-    return passed, failed
+    return passed, warned, failed
 
 
 @app.command()
@@ -338,13 +343,13 @@ def print_summary(governance: GovernanceConfig, results) -> None:
             f"{summary.quarantined_per_source.get(source.name, 0):,}",
         )
     console.print(table)
-    passed, failed = _check_counts(results)
+    passed, warned, failed = _check_counts(results)
     succeeded = sum(1 for _, result in results if result.success)
     console.print(
         f"partitions run: {succeeded}/{len(results)} succeeded  "
         f"golden customers: [bold]{summary.golden_customers:,}[/] from "
         f"{summary.source_records:,} source records  "
-        f"checks: [green]{passed} passed[/], [red]{failed} failed[/]"
+        f"checks: [green]{passed} passed[/], [yellow]{warned} warnings[/], [red]{failed} failed[/]"
     )
     console.print(f"warehouse: {warehouse_file}")
     if settings.reports_dir().is_dir():
