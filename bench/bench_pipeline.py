@@ -1,0 +1,107 @@
+"""Benchmark: one day of the daily pipeline at ~1,000,000 source records, step by step.
+
+Run with `uv run python bench/bench_pipeline.py [--customers N]`. It generates one day of demo
+data (460,000 people give ~1,000,000 records), runs the `daily_customer_pipeline` job for that
+partition in-process on a fresh warehouse, and reports the wall time of every step, so the share
+of the quality gates (the `gx_*` steps; target: at most 10% of the run) is measured in the same
+run as everything else. Results go to `bench/results/pipeline.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from dagster_project import settings
+from dagster_project.lib.demo import generate_demo_data
+
+RESULTS = Path(__file__).parent / "results" / "pipeline.json"
+DAY = date(2026, 11, 1)
+GATE_BUDGET_SHARE = 0.10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=460_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="custodian_bench_pipeline_"))
+    try:
+        result = run(work, args.customers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+def run(work: Path, customers: int) -> dict:
+    landing = work / "landing"
+    generate_demo_data(landing, customers=customers, days=1, start=DAY, seed=11)
+    config = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
+    config["landing_root"] = str(landing)
+    config_path = work / "governance.yaml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    os.environ["CUSTODIAN_CONFIG"] = str(config_path)
+    os.environ["CUSTODIAN_WAREHOUSE"] = str(work / "warehouse" / "custodian.duckdb")
+    os.environ.pop("DAGSTER_HOME", None)
+
+    # Imported after the environment is set: the definitions read it when built.
+    from dagster import DagsterEventType, DagsterInstance
+
+    from dagster_project.definitions import build_definitions
+
+    job = build_definitions(config_path).resolve_job_def("daily_customer_pipeline")
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        partition_key=DAY.isoformat(),
+        instance=DagsterInstance.ephemeral(),
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        raise_on_error=False,
+    )
+    wall = time.perf_counter() - started
+
+    step_seconds = {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
+        for event in result.all_events
+        if event.event_type == DagsterEventType.STEP_SUCCESS
+    }
+    failed_steps = [
+        event.step_key
+        for event in result.all_events
+        if event.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    failed_checks = [
+        f"{e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value}): {e.description}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    gate_seconds = sum(s for step, s in step_seconds.items() if step.startswith("gx_"))
+    with_records = sum(
+        1 for p in landing.rglob("*") if p.is_file() and not p.is_relative_to(landing / "_truth")
+    )
+    return {
+        "customers": customers,
+        "landing_files": with_records,
+        "run_succeeded": result.success,
+        "failed_steps": failed_steps,
+        "failed_checks": failed_checks,
+        "wall_seconds": round(wall, 2),
+        "step_seconds": dict(sorted(step_seconds.items(), key=lambda kv: -kv[1])),
+        "gate_seconds": round(gate_seconds, 2),
+        "gate_share_of_wall": round(gate_seconds / wall, 3),
+        "gate_budget_share": GATE_BUDGET_SHARE,
+        "gates_within_budget": gate_seconds / wall <= GATE_BUDGET_SHARE,
+        "cpu_count": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    main()
