@@ -15,16 +15,11 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-import yaml
-
-from dagster_project import settings
-from dagster_project.lib.demo import generate_demo_data
+from demo_day import DAY, demo_day
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
-DAY = date(2026, 11, 1)
 GATE_BUDGET_SHARE = 0.10
 
 
@@ -43,12 +38,7 @@ def main() -> None:
 
 
 def run(work: Path, customers: int) -> dict:
-    landing = work / "landing"
-    generate_demo_data(landing, customers=customers, days=1, start=DAY, seed=11)
-    config = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
-    config["landing_root"] = str(landing)
-    config_path = work / "governance.yaml"
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    landing, config_path = demo_day(work, customers, seed=11)
     os.environ["CUSTODIAN_CONFIG"] = str(config_path)
     os.environ["CUSTODIAN_WAREHOUSE"] = str(work / "warehouse" / "custodian.duckdb")
     os.environ.pop("DAGSTER_HOME", None)

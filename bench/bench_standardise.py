@@ -23,14 +23,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-import yaml
+from demo_day import DAY, demo_day
 
 from dagster_project import settings
 from dagster_project.config import load_config
-from dagster_project.lib.demo import generate_demo_data
 from dagster_project.lib.ingest.loader import load_partition
 from dagster_project.lib.transform.dbt_project import dbt_executable
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
@@ -38,7 +36,6 @@ from dagster_project.lib.transform.duckdb_plugin import register_udfs
 from dagster_project.lib.warehouse import connect
 
 RESULTS = Path(__file__).parent / "results" / "standardise.json"
-DAY = date(2026, 11, 1)
 TARGET_RECORDS_PER_SECOND = 50_000
 
 
@@ -61,15 +58,10 @@ def main() -> None:
 
 
 def run(work: Path, customers: int) -> dict:
-    landing, warehouse = work / "landing", work / "custodian.duckdb"
+    warehouse = work / "custodian.duckdb"
     began = time.perf_counter()
-    generate_demo_data(landing, customers=customers, days=1, start=DAY, seed=7)
+    landing, config_path = demo_day(work, customers, seed=7)
     print(f"demo data: {time.perf_counter() - began:.0f} s", flush=True)
-
-    config_dict = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
-    config_dict["landing_root"] = str(landing)
-    config_path = work / "governance.yaml"
-    config_path.write_text(yaml.safe_dump(config_dict, allow_unicode=True), encoding="utf-8")
     config = load_config(config_path)
     with connect(warehouse) as con:
         for source in config.sources:

@@ -65,32 +65,14 @@ standardised as (
 -- A number without a country code is read in the record's country first. Where that fails and
 -- the record is abroad, it is read in the source's home region: a mainland CRM's customer who
 -- moved to London keeps writing their mobile as 138 0013 8000.
-phones_read as (
-    select
-        *,
-        case
-            when mobile_in_record_country.is_valid is not false
-                or coalesce(country_code_iso, default_region) = default_region
-                then mobile_in_record_country
-            else custodian_standardise_phone(mobile_phone, default_region)
-        end as mobile_in_home_region,
-        case
-            when landline_in_record_country.is_valid is not false
-                or coalesce(country_code_iso, default_region) = default_region
-                then landline_in_record_country
-            else custodian_standardise_phone(landline_phone, default_region)
-        end as landline_in_home_region
-    from standardised
-),
-
 phones_chosen as (
     select
         *,
-        if(mobile_in_home_region.is_valid, mobile_in_home_region, mobile_in_record_country)
+        {{ phone_read_at_home_if_invalid('mobile_phone', 'mobile_in_record_country') }}
             as mobile_result,
-        if(landline_in_home_region.is_valid, landline_in_home_region, landline_in_record_country)
+        {{ phone_read_at_home_if_invalid('landline_phone', 'landline_in_record_country') }}
             as landline_result
-    from phones_read
+    from standardised
 ),
 
 final as (
@@ -180,3 +162,16 @@ final as (
 
 select * from final
 {% endmacro %}
+
+{#- The phone read in the record's country, unless it is invalid there and the record is abroad
+    and reading it in the source's default region makes it valid. -#}
+{% macro phone_read_at_home_if_invalid(raw_column, in_record_country) -%}
+    case
+        when {{ in_record_country }}.is_valid is not false
+            or coalesce(country_code_iso, default_region) = default_region
+            then {{ in_record_country }}
+        when custodian_standardise_phone({{ raw_column }}, default_region).is_valid
+            then custodian_standardise_phone({{ raw_column }}, default_region)
+        else {{ in_record_country }}
+    end
+{%- endmacro %}
