@@ -159,6 +159,10 @@ class MatchingConfig(_Strict):
     auto_link_threshold: float = Field(default=0.90, gt=0, lt=1)
     review_threshold: float = Field(default=0.70, gt=0, lt=1)
     model_path: str = "dagster_project/lib/resolve/model/customer_model.json"
+    # The comparison budget: a blocking key value shared by more records than this (a
+    # switchboard number, a placeholder birth date) blocks nothing, so no record is compared with
+    # more than ~this many others per blocking rule.
+    max_records_per_block_key: int = Field(default=100, ge=2, le=10_000)
 
     @model_validator(mode="after")
     def _review_below_auto(self) -> MatchingConfig:

@@ -12,7 +12,11 @@ from dagster_project.defs.audit.assets import build_audit_assets, build_audit_jo
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
 from dagster_project.defs.pipeline import build_daily_job, build_schedules
 from dagster_project.defs.quality.checks import build_gate_checks
-from dagster_project.defs.resolution.assets import record_clusters
+from dagster_project.defs.resolution.assets import (
+    match_model,
+    record_clusters,
+    retrain_match_model_job,
+)
 from dagster_project.defs.resources import default_resources
 from dagster_project.defs.retention.assets import build_retention_assets, build_retention_job
 from dagster_project.defs.transform.dbt_assets import build_dbt_assets, dbt_resource
@@ -22,11 +26,17 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     """The graph for one governance.yaml (default: `settings.config_path()`)."""
     config_path = settings.config_path(config_path)
     config = load_config(config_path)
-    jobs = [build_daily_job(config), build_audit_job(config), build_retention_job(config)]
+    jobs = [
+        build_daily_job(config),
+        build_audit_job(config),
+        build_retention_job(config),
+        retrain_match_model_job,
+    ]
     assets = [
         *build_ingestion_assets(config),
         *build_dbt_assets(config),
         record_clusters,
+        match_model,
         *build_audit_assets(config),
         *build_retention_assets(config),
     ]

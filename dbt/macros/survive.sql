@@ -1,22 +1,131 @@
-{#- Survivorship: the aggregate that picks one golden value per customer for `column`, by the
-    rule governance.yaml gives the canonical `field` (var custodian_survivorship). Every rule ends
-    in record_key, so ties resolve the same way on every run. -#}
-{% macro survive(column, field, validity_column=none) %}
+{#- Survivorship: which source record supplies each golden field, by the rule governance.yaml
+    gives the canonical field (var custodian_survivorship). Every rule ends in record_key, so
+    ties resolve the same way on every run. -#}
+
+{#- The golden fields: golden column, the int_customer_records column it survives from, the
+    canonical field whose rule applies, and the validity flag valid_first prefers. One list, read
+    by golden_customers (values) and golden_field_lineage (which record supplied them). -#}
+{% macro golden_fields() %}
+    {{ return([
+        {'golden': 'full_name', 'column': 'full_name', 'field': 'full_name', 'validity': 'name_is_valid'},
+        {'golden': 'name_original_script', 'column': 'name_original_script', 'field': 'full_name', 'validity': 'name_is_valid'},
+        {'golden': 'name_pinyin', 'column': 'name_pinyin', 'field': 'full_name', 'validity': 'name_is_valid'},
+        {'golden': 'gender', 'column': 'gender', 'field': 'gender', 'validity': 'gender_is_valid'},
+        {'golden': 'date_of_birth', 'column': 'date_of_birth', 'field': 'date_of_birth', 'validity': 'date_of_birth_is_valid'},
+        {'golden': 'national_id', 'column': 'national_id', 'field': 'national_id', 'validity': 'national_id_is_valid'},
+        {'golden': 'mobile_phone_e164', 'column': 'mobile_phone_e164', 'field': 'mobile_phone', 'validity': 'mobile_phone_is_valid'},
+        {'golden': 'landline_phone_e164', 'column': 'landline_phone_e164', 'field': 'landline_phone', 'validity': 'landline_phone_is_valid'},
+        {'golden': 'email', 'column': 'email_normalised', 'field': 'email', 'validity': 'email_is_valid'},
+        {'golden': 'address_line', 'column': 'address_line', 'field': 'address_line', 'validity': none},
+        {'golden': 'billing_address_line', 'column': 'billing_address_line', 'field': 'billing_address_line', 'validity': none},
+        {'golden': 'company_name', 'column': 'company_name', 'field': 'company_name', 'validity': none},
+        {'golden': 'customer_tags', 'column': 'customer_tags', 'field': 'customer_tags', 'validity': none},
+        {'golden': 'membership_level', 'column': 'membership_level', 'field': 'membership_level', 'validity': none},
+        {'golden': 'consent_marketing', 'column': 'consent_marketing', 'field': 'consent_marketing', 'validity': none},
+    ]) }}
+{% endmacro %}
+
+{#- The parts of an address survive with it, from the record that supplied address_line: taking
+    each part by its own rule could pair one record's street with another's city. -#}
+{% macro address_parts() %}
+    {{ return(['district', 'city', 'province', 'admin_division_code', 'postal_code', 'country_code']) }}
+{% endmacro %}
+
+{#- address_parts() shaped like golden_fields() entries, for loops over every golden field. -#}
+{% macro address_parts_specs() %}
+    {%- set specs = [] -%}
+    {%- for part in address_parts() -%}
+        {%- do specs.append({'golden': part}) -%}
+    {%- endfor -%}
+    {{ return(specs) }}
+{% endmacro %}
+
+{% macro survival_rule(field) %}
     {%- set rules = var('custodian_survivorship') -%}
-    {%- set rule = rules.get('fields', {}).get(field, rules.get('default_rule', 'trust_rank')) -%}
+    {{ return(rules.get('fields', {}).get(field, rules.get('default_rule', 'trust_rank'))) }}
+{% endmacro %}
+
+{#- The ORDER BY that ranks a golden customer's records for `spec` (an entry of golden_fields). -#}
+{% macro survival_order(spec) %}
+    {%- set rule = survival_rule(spec.field) -%}
     {%- if rule == 'trust_rank' -%}
-        {%- set order = 'trust_rank, updated_at desc nulls last, record_key' -%}
+        {{ return('trust_rank, updated_at desc nulls last, record_key') }}
     {%- elif rule == 'most_recent' -%}
-        {%- set order = 'updated_at desc nulls last, trust_rank, record_key' -%}
+        {{ return('updated_at desc nulls last, trust_rank, record_key') }}
     {%- elif rule == 'most_frequent' -%}
-        {#- histogram() keys come sorted, so among equally frequent values the smallest wins. -#}
-        {%- set counts = 'histogram(' ~ column ~ ')' -%}
-        {{ return('map_keys(' ~ counts ~ ')[list_position(map_values(' ~ counts ~ '), list_max(map_values(' ~ counts ~ ')))]') }}
+        {{ return(spec.column ~ '__frequency desc, trust_rank, updated_at desc nulls last, record_key') }}
     {%- elif rule == 'valid_first' -%}
-        {%- set validity = validity_column if validity_column else 'true' -%}
-        {%- set order = validity ~ ' desc, trust_rank, updated_at desc nulls last, record_key' -%}
+        {%- set validity = spec.validity if spec.validity else 'true' -%}
+        {{ return(validity ~ ' desc nulls last, trust_rank, updated_at desc nulls last, record_key') }}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("unknown survivorship rule '" ~ rule ~ "' for " ~ field) }}
+        {{ exceptions.raise_compiler_error("unknown survivorship rule '" ~ rule ~ "' for " ~ spec.field) }}
     {%- endif -%}
-    first({{ column }} order by {{ order }}) filter (where {{ column }} is not null)
-{%- endmacro %}
+{% endmacro %}
+
+-- The SQL below is generated by loops whose layout sqlfluff cannot judge.
+-- noqa: disable=LT02
+
+{#- One row per golden customer: for each golden field its value and `<field>__record_key`, the
+    record that supplied it; address parts from the address's record. `resolved_records` is
+    int_customer_records joined to golden_customer_id. -#}
+{% macro survive_golden_fields(resolved_records) %}
+    with
+
+    ranked_records as (
+        select
+            *
+            {%- for spec in golden_fields() if survival_rule(spec.field) == 'most_frequent' %},
+                count({{ spec.column }}) over (
+                    partition by golden_customer_id, {{ spec.column }}
+                ) as {{ spec.column }}__frequency
+            {%- endfor %}
+        from {{ resolved_records }}
+    ),
+
+    survived as (
+        select
+            golden_customer_id,
+            {%- for spec in golden_fields() %}
+                first({{ spec.column }} order by {{ survival_order(spec) }})
+                    filter (where {{ spec.column }} is not null) as {{ spec.golden }},
+                first(record_key order by {{ survival_order(spec) }})
+                    filter (where {{ spec.column }} is not null) as {{ spec.golden }}__record_key,
+            {%- endfor %}
+            {%- for part in address_parts() %}
+                first({{ part }} order by trust_rank, updated_at desc nulls last, record_key)
+                    filter (where {{ part }} is not null) as {{ part }}__alone,
+                first(record_key order by trust_rank, updated_at desc nulls last, record_key)
+                    filter (where {{ part }} is not null)
+                    as {{ part }}__alone_record_key{{ ',' if not loop.last }}
+            {%- endfor %}
+        from ranked_records
+        group by golden_customer_id
+    ),
+
+    with_address_parts as (
+        select
+            survived.* exclude (
+                {%- for part in address_parts() %}
+                    {{ part }}__alone, {{ part }}__alone_record_key{{ ',' if not loop.last }}
+                {%- endfor %}
+            ),
+            {%- for part in address_parts() %}
+                case
+                    when survived.address_line__record_key is not null
+                        then address_record.{{ part }}
+                    else survived.{{ part }}__alone
+                end as {{ part }},
+                case
+                    when survived.address_line__record_key is null
+                        then survived.{{ part }}__alone_record_key
+                    when address_record.{{ part }} is not null
+                        then survived.address_line__record_key
+                end as {{ part }}__record_key{{ ',' if not loop.last }}
+            {%- endfor %}
+        from survived
+        left join {{ resolved_records }} as address_record
+            on survived.address_line__record_key = address_record.record_key
+    )
+
+    select * from with_address_parts
+{% endmacro %}

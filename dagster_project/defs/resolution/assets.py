@@ -1,10 +1,16 @@
-"""Entity resolution: Splink links the standardised records into golden customers."""
+"""Entity resolution: Splink links the standardised records into golden customers; a separate
+training job refits the model (never part of the daily run)."""
+
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from dagster_project import settings
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
-from dagster_project.lib.resolve.splink_model import resolve_customers
+from dagster_project.lib.resolve.resolver import SOURCE_RELATION, resolve_customers
+from dagster_project.lib.resolve.review import labelled_pairs
+from dagster_project.lib.resolve.training import train_and_report
 
 
 @dg.asset(
@@ -14,9 +20,11 @@ from dagster_project.lib.resolve.splink_model import resolve_customers
     pool=WAREHOUSE_POOL,
     kinds={"splink", "duckdb"},
     description=(
-        "One row per source record with the golden customer it resolves to: Splink scores "
-        "candidate pairs (er.pairwise_predictions) and clusters those at or above the "
-        "auto-link threshold from governance.yaml."
+        "One row per source record with its stable golden customer ID: Splink scores candidate "
+        "pairs with the saved model (er.pairwise_predictions), auto-linked pairs and steward "
+        "decisions form clusters, and the ledger (er.golden_id_ledger, er.golden_ids) keeps IDs "
+        "stable as clusters grow, merge and split. Pairs in the review band go to "
+        "er.review_queue."
     ),
 )
 def record_clusters(
@@ -32,15 +40,70 @@ def record_clusters(
             model_path=model_path,
             review_threshold=config.matching.review_threshold,
             auto_link_threshold=config.matching.auto_link_threshold,
+            max_records_per_block_key=config.matching.max_records_per_block_key,
+            run_id=context.run_id,
+            recorded_at=datetime.now(UTC),
         )
-    if result.model_trained:
-        context.log.warning(f"no match model was saved; trained one and saved it to {model_path}")
+    if result.clustering.conflict_count:
+        context.log.warning(
+            f"{result.clustering.conflict_count} must-link decision(s) contradict a cannot-link "
+            "decision; the cannot-link holds"
+        )
     return dg.MaterializeResult(
         metadata={
             "records": result.records,
             "pairs_scored": result.pairs_scored,
-            "golden_customers": result.clusters,
+            "auto_linked_pairs": result.auto_linked_pairs,
+            "name_conflict_pairs": result.name_conflict_pairs,
+            "golden_customers": result.golden_customers,
+            "largest_cluster": result.largest_cluster,
+            "cannot_link_edges_dropped": result.clustering.cannot_link_edges_dropped,
+            "decision_conflicts": result.clustering.conflict_count,
+            "review_queue_open": result.queue.open_total,
+            "review_queue_new": result.queue.queued,
+            **result.ledger.metadata(),
+            **{f"seconds_{stage}": seconds for stage, seconds in result.stage_seconds.items()},
             "model": dg.MetadataValue.path(str(model_path)),
-            "model_trained_this_run": result.model_trained,
         }
     )
+
+
+@dg.asset(
+    key=["er", "match_model"],
+    deps=[dg.AssetKey(["intermediate", "int_customer_records"])],
+    group_name="resolution_training",
+    pool=WAREHOUSE_POOL,
+    kinds={"splink"},
+    description=(
+        "The Splink match model (JSON, versioned in the repository at matching.model_path): u by "
+        "random sampling with a fixed seed, m by EM over several blocks, and m from steward "
+        "labels once there are enough. Charts (match weights, m/u parameters, blocking analysis) "
+        "are written as offline HTML under the reports folder. Run by the retrain_match_model "
+        "job, never by the daily pipeline."
+    ),
+)
+def match_model(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    governance: GovernanceResource,
+) -> dg.MaterializeResult:
+    config = governance.load()
+    model_path = governance.resolve_path(config.matching.model_path)
+    with warehouse.connect(read_only=True) as con:
+        outcome = train_and_report(
+            con,
+            source_relation=SOURCE_RELATION,
+            labels=labelled_pairs(con),
+            model_path=model_path,
+            charts_dir=settings.reports_dir() / "splink",
+            max_records_per_block_key=config.matching.max_records_per_block_key,
+        )
+    context.log.info(f"match model saved to {model_path}")
+    return dg.MaterializeResult(metadata=outcome.metadata())
+
+
+retrain_match_model_job = dg.define_asset_job(
+    "retrain_match_model",
+    selection=dg.AssetSelection.assets(match_model),
+    description="Refit the Splink match model from the current records and steward labels.",
+)

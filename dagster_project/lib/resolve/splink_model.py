@@ -1,14 +1,24 @@
-"""Splink model for customer records: settings, training, prediction and clustering.
+"""The Splink model for customer records: match input, settings, training and pair scoring.
 
-Splink works in its own in-memory DuckDB so its many intermediate `__splink__*` tables never land
-in the warehouse file; only the results are written back (see `resolve_customers`).
-Issue 5 deepens this (link_and_dedupe per source, pair budgets, steward labels, ledger).
+Splink runs in its own in-memory DuckDB, so its many intermediate `__splink__*` tables never land
+in the warehouse file; only results are written back (lib/resolve/resolver.py).
+
+The model links and de-duplicates across sources (`link_and_dedupe`: each source system is one
+input data set). Pairs are only scored when they share a blocking key, and every blocking key
+value is capped at `max_records_per_block_key` records: a placeholder (a call-centre switchboard
+number on 300 records, 1900-01-01) would otherwise put 300 x 299 / 2 = 44,850 pairs of strangers
+into one block and chain them into one "customer".
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,47 +28,200 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-# The standardised columns matching reads from int_customer_records.
+logger = logging.getLogger(__name__)
+
+# The columns matching reads. `match_input_sql` builds them from int_customer_records; any other
+# producer (the FEBRL benchmarks) supplies the same columns, null where unknown.
 MATCH_COLUMNS = (
     "record_key",
     "source_name",
-    "source_record_id",
+    "name_original_script",
     "name_tokens",
     "name_sorted_key",
     "name_joined_key",
+    "name_token_dob",
+    "gender",
     "date_of_birth",
     "national_id",
     "mobile_phone_e164",
     "landline_phone_e164",
+    "phone_numbers",
+    "phone_tails",
     "email_normalised",
+    "street_line",
     "city_key",
+    "admin_division_code",
     "postal_code",
+    "company_name",
 )
 
-# Pairs are only scored when they share one of these; each catches matches the others miss
-# (a changed phone still shares e-mail, a typo'd e-mail still shares phone, ...).
-PREDICTION_BLOCKING_RULES = (
-    block_on("mobile_phone_e164"),
-    block_on("email_normalised"),
-    block_on("national_id"),
-    block_on("name_sorted_key", "date_of_birth"),
-    block_on("name_sorted_key", "city_key"),
-    block_on("date_of_birth", "postal_code"),
-)
+# Blocking keys: pairs are scored when they share one. Each catches matches the others miss (a
+# changed phone still shares e-mail, a typo'd e-mail still shares phone, a call-centre record
+# with only a surname still shares the phone). Chosen with Splink's blocking analysis
+# (`custodian train` charts it): name + birth date as a key of its own added no pair that a name
+# part + birth date did not, so it is only an EM training block.
+BLOCKING_KEYS: dict[str, tuple[str, ...]] = {
+    "phone": ("phone_tails",),
+    "name_token_dob": ("name_token_dob",),
+    "email": ("email_normalised",),
+    "national_id": ("national_id",),
+    "name_city": ("name_sorted_key", "city_key"),
+    "dob_postcode": ("date_of_birth", "postal_code"),
+    "street_postcode": ("street_line", "postal_code"),
+}
+# Keys over a list column: a record joins one block per element (any phone of one record equal
+# to any phone of the other, mobile or landline; any name part with the birth date, which finds
+# 周女士 born 1970-07-16 for 周凤妍 born that day).
+LIST_BLOCKING_KEYS = frozenset({"phone", "name_token_dob"})
+DEFAULT_MAX_RECORDS_PER_BLOCK_KEY = 100
 
-logger = logging.getLogger(__name__)
+# Fewer positive steward labels than this and m estimated from labels would be noisier than
+# the EM estimate it replaces.
+MIN_POSITIVE_LABELS_FOR_M = 100
+
+
+def block_column(name: str) -> str:
+    return f"block_{name}"
+
+
+MALE_HONORIFIC = r"(先生|男士)$|^mr\.?\s"
+FEMALE_HONORIFIC = r"(女士|小姐|太太|夫人)$|^(ms|mrs|miss)\.?\s"
+
+
+def match_input_sql(relation: str) -> str:
+    """Select the match columns from an int_customer_records-shaped relation.
+
+    Values known to be invalid or placeholders are nulled rather than compared: an invalid ID
+    card number is usually a placeholder (000000...), `noemail@...` is shared by strangers, and a
+    flagged birth date (1900-01-01, a date in the future) says nothing about the person.
+    """
+    return f"""
+        with valid_phones as (
+            select
+                * exclude (mobile_phone_e164, landline_phone_e164),
+                case when mobile_phone_is_valid is not false then mobile_phone_e164 end
+                    as mobile_phone_e164,
+                case when landline_phone_is_valid is not false then landline_phone_e164 end
+                    as landline_phone_e164,
+                list_filter([mobile_phone_e164, landline_phone_e164], phone -> phone is not null)
+                    as given_phones
+            from {relation}
+        )
+        select
+            record_key,
+            source_name,
+            name_original_script,
+            case when len(name_tokens) > 0 then name_tokens end as name_tokens,
+            name_sorted_key,
+            name_joined_key,
+            case when date_of_birth_is_valid is not false then date_of_birth end
+                as date_of_birth,
+            case when date_of_birth_is_valid is not false and date_of_birth is not null then
+                list_transform(name_tokens, token -> token || '|' || date_of_birth)
+            end as name_token_dob,
+            -- The call centre records no gender but writes 先生 (Mr) or 女士 (Ms): telling a
+            -- caller from the relative who shares the household landline.
+            coalesce(
+                case when gender in ('M', 'F') then gender end,
+                national_id_gender,
+                case
+                    when regexp_matches(full_name, '{MALE_HONORIFIC}', 'i') then 'M'
+                    when regexp_matches(full_name, '{FEMALE_HONORIFIC}', 'i') then 'F'
+                end
+            ) as gender,
+            case when national_id_is_valid is not false then national_id end as national_id,
+            mobile_phone_e164,
+            landline_phone_e164,
+            -- Either phone of one record may be the other's mobile or landline (call centres
+            -- write down whichever number the customer called from).
+            nullif(list_distinct(given_phones), []) as phone_numbers,
+            -- The last nine digits survive a wrong country code (a German mobile written
+            -- without +49 and read as Chinese).
+            nullif(list_distinct(list_transform(given_phones, phone -> right(phone, 9))), [])
+                as phone_tails,
+            case when email_is_valid is not false and email_is_placeholder is not true
+                then email_normalised end as email_normalised,
+            nullif(street_line, '') as street_line,
+            city_key,
+            admin_division_code,
+            case when postal_code_is_valid is not false then postal_code end as postal_code,
+            nullif(upper(trim(company_name)), '') as company_name
+        from valid_phones
+    """
+
+
+def with_blocking_keys_sql(relation: str, max_records_per_block_key: int) -> str:
+    """Add one `block_<name>` column per blocking key, null where the key's value is shared by
+    more than `max_records_per_block_key` records (the comparison budget). List keys keep the
+    elements within budget."""
+    budget = int(max_records_per_block_key)
+    scalar_keys, list_ctes, list_joins = [], [], []
+    for name, columns in BLOCKING_KEYS.items():
+        if name in LIST_BLOCKING_KEYS:
+            (column,) = columns
+            list_ctes.append(
+                f"""{name}_budgeted as (
+                    select record_key, list(element order by element) as {block_column(name)}
+                    from (
+                        select record_key, element
+                        from (
+                            select record_key, unnest({column}) as element from {relation}
+                        )
+                        where element is not null
+                        qualify count(*) over (partition by element) <= {budget}
+                    )
+                    group by record_key
+                )"""
+            )
+            list_joins.append(f"left join {name}_budgeted using (record_key)")
+            continue
+        all_present = " and ".join(f"{column} is not null" for column in columns)
+        value = " || '|' || ".join(f"cast({column} as varchar)" for column in columns)
+        scalar_keys.append(
+            f"case when {all_present} and count(*) over (partition by {', '.join(columns)}) "
+            f"<= {budget} then {value} end as {block_column(name)}"
+        )
+    with_clause = ("with " + ", ".join(list_ctes)) if list_ctes else ""
+    return (
+        f"{with_clause} select records.*, {', '.join(scalar_keys)}"
+        + "".join(f", {block_column(name)}" for name in BLOCKING_KEYS if name in LIST_BLOCKING_KEYS)
+        + f" from {relation} as records {' '.join(list_joins)}"
+    )
+
+
+def blocking_rule(name: str):
+    column = block_column(name)
+    if name in LIST_BLOCKING_KEYS:
+        return block_on(column, arrays_to_explode=[column])
+    return block_on(column)
 
 
 def name_comparison() -> cl.CustomComparison:
-    """Names in any script and order; a surname alone (王先生, Ms Booth) is weaker evidence."""
+    """Names in any script and order; a shared surname alone (王先生, Ms Booth) is weak evidence.
+
+    Term frequencies make common names (王伟, John Smith) count for less than rare ones.
+    """
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name_tokens"),
+            cll.ExactMatchLevel("name_original_script").configure(
+                tf_adjustment_column="name_original_script",
+                label_for_charts="Same name in the original script",
+            ),
             cll.ExactMatchLevel("name_sorted_key").configure(
-                tf_adjustment_column="name_sorted_key"
+                tf_adjustment_column="name_sorted_key",
+                label_for_charts="Same name parts (any order, any script)",
             ),
             cll.JaroWinklerLevel("name_joined_key", 0.92),
+            cll.JaroWinklerLevel("name_joined_key", 0.80),
+            # 王先生 or Ms Booth against 王伟 / Jane Booth: all the partial name says agrees. Two
+            # full names sharing only a surname are more often relatives: a level of its own.
+            cll.CustomLevel(
+                "(len(name_tokens_l) = 1 or len(name_tokens_r) = 1) "
+                "and list_has_any(name_tokens_l, name_tokens_r)",
+                label_for_charts="A surname-only name agrees",
+            ),
             cll.CustomLevel(
                 "list_has_any(name_tokens_l, name_tokens_r)",
                 label_for_charts="Share a name part (surname or given name)",
@@ -68,139 +231,356 @@ def name_comparison() -> cl.CustomComparison:
     )
 
 
-def build_settings() -> SettingsCreator:
+def phone_comparison() -> cl.CustomComparison:
+    """Mobile and landline as one piece of evidence, so a number written in the other field or
+    with a wrong country code still counts, and a shared household landline is not counted twice.
+    """
+    return cl.CustomComparison(
+        output_column_name="phone",
+        comparison_levels=[
+            cll.NullLevel("phone_numbers"),
+            cll.ExactMatchLevel("mobile_phone_e164").configure(
+                tf_adjustment_column="mobile_phone_e164", label_for_charts="Same mobile"
+            ),
+            cll.CustomLevel(
+                "list_has_any(phone_numbers_l, phone_numbers_r)",
+                label_for_charts="A phone of one is a phone of the other",
+            ),
+            cll.CustomLevel(
+                "list_has_any(phone_tails_l, phone_tails_r)",
+                label_for_charts="Same number under another country code",
+            ),
+            cll.DamerauLevenshteinLevel("mobile_phone_e164", 1),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def locality_comparison() -> cl.CustomComparison:
+    """Postcode, division and city are one piece of evidence (they are not independent)."""
+    return cl.CustomComparison(
+        output_column_name="locality",
+        comparison_levels=[
+            cll.And(
+                cll.NullLevel("postal_code"),
+                cll.NullLevel("admin_division_code"),
+                cll.NullLevel("city_key"),
+            ),
+            cll.ExactMatchLevel("postal_code").configure(label_for_charts="Same postal code"),
+            cll.ExactMatchLevel("admin_division_code").configure(
+                label_for_charts="Same district (division code)"
+            ),
+            cll.ExactMatchLevel("city_key").configure(
+                tf_adjustment_column="city_key", label_for_charts="Same city"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def build_settings(
+    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+) -> SettingsCreator:
+    del max_records_per_block_key  # the budget lives in the block columns, not the settings
     return SettingsCreator(
-        link_type="dedupe_only",
+        link_type="link_and_dedupe",
         unique_id_column_name="record_key",
+        source_dataset_column_name="source_dataset",
         comparisons=[
             name_comparison(),
             cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
-            cl.ExactMatch("national_id"),
-            cl.ExactMatch("mobile_phone_e164").configure(term_frequency_adjustments=True),
-            cl.ExactMatch("landline_phone_e164"),
+            cl.ExactMatch("gender"),
+            cl.DamerauLevenshteinAtThresholds("national_id", [1]).configure(
+                term_frequency_adjustments=True
+            ),
+            phone_comparison(),
             cl.EmailComparison("email_normalised"),
-            cl.ExactMatch("city_key"),
-            cl.ExactMatch("postal_code"),
+            cl.JaroWinklerAtThresholds("street_line", [0.9]).configure(
+                term_frequency_adjustments=True
+            ),
+            locality_comparison(),
+            cl.ExactMatch("company_name").configure(term_frequency_adjustments=True),
         ],
-        blocking_rules_to_generate_predictions=list(PREDICTION_BLOCKING_RULES),
-        retain_intermediate_calculation_columns=False,
+        blocking_rules_to_generate_predictions=[blocking_rule(name) for name in BLOCKING_KEYS],
+        retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
 
 
+@contextmanager
+def splink_linker(
+    records: pa.Table,
+    settings: SettingsCreator | dict,
+    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+) -> Iterator[tuple[Linker, duckdb.DuckDBPyConnection]]:
+    """A Linker over `records` (MATCH_COLUMNS), one input data set per source system, and the
+    in-memory connection it runs in (holding `match_input`, the records with blocking keys)."""
+    con = duckdb.connect()
+    # At 1M records Splink's joins spill; an in-memory database spills to ./.tmp by default,
+    # which would be the repository or wherever the job was started.
+    con.execute("set temp_directory = ?", [str(Path(tempfile.gettempdir()) / "custodian_splink")])
+    try:
+        con.register("_records", records.select(list(MATCH_COLUMNS)))
+        con.execute(
+            "create table match_input as "
+            + with_blocking_keys_sql(
+                "(select *, source_name as source_dataset from _records)",
+                max_records_per_block_key,
+            )
+        )
+        con.unregister("_records")
+        sources = [
+            row[0]
+            for row in con.execute(
+                "select distinct source_name from match_input order by 1"
+            ).fetchall()
+        ]
+        db_api = DuckDBAPI(con)
+        frames = []
+        for index, source in enumerate(sources):
+            table = f"match_input_{index}"
+            con.execute(
+                f"create table {table} as select * from match_input where source_name = ?",
+                [source],
+            )
+            frames.append(db_api.register(table))
+        if isinstance(settings, dict):
+            settings = dict(settings)
+            # One source (FEBRL3, a fresh deployment) has nothing to link to: dedupe only.
+            settings["link_type"] = "link_and_dedupe" if len(frames) > 1 else "dedupe_only"
+        elif len(frames) == 1:
+            settings.link_type = "dedupe_only"
+        yield (
+            Linker(frames if len(frames) > 1 else frames[0], settings, log_level=logging.WARNING),
+            con,
+        )
+    finally:
+        con.close()
+
+
 @dataclass
-class ResolutionResult:
-    records: int
-    pairs_scored: int
-    clusters: int
-    model_trained: bool
-    model_path: Path
+class TrainingReport:
+    model: dict
+    em_blocks: list[str]
+    skipped_em_blocks: list[str]
+    positive_labels: int
+    m_from_labels: bool
 
 
-def _linker(records: pa.Table, settings: SettingsCreator | dict) -> Linker:
-    db_api = DuckDBAPI(duckdb.connect())
-    frame = db_api.register(records, table_name="customer_records")
-    return Linker(frame, settings, log_level=logging.WARNING)
+# EM blocks: each leaves other comparisons free to be estimated; together every comparison is
+# estimated in at least one. Blocks with too few pairs (no phones in FEBRL) are skipped.
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("name_sorted_key", "date_of_birth"),
+    ("mobile_phone_e164",),
+    ("national_id",),
+    ("email_normalised",),
+    ("date_of_birth", "postal_code"),
+)
+MIN_EM_BLOCK_PAIRS = 200
 
 
-def train_model(records: pa.Table, model_path: Path, seed: int = 42) -> dict:
-    """Estimate u by random sampling (fixed seed) and m by EM over two blocking rules."""
-    linker = _linker(records, build_settings())
-    training = linker.training
-    training.estimate_probability_two_random_records_match(
-        [block_on("national_id"), block_on("email_normalised"), block_on("mobile_phone_e164")],
-        recall=0.8,
+def train_model(
+    records: pa.Table,
+    *,
+    labels: pa.Table | None = None,
+    seed: int = 42,
+    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+) -> TrainingReport:
+    """Estimate u by random sampling (fixed seed), m by EM over several blocks, then m from
+    steward labels when there are enough of them.
+
+    `labels`: (record_key_l, record_key_r, is_match) decisions by stewards.
+    """
+    with splink_linker(records, build_settings(), max_records_per_block_key) as (linker, con):
+        training = linker.training
+        training.estimate_probability_two_random_records_match(
+            [
+                block_on("national_id"),
+                block_on("email_normalised"),
+                block_on("mobile_phone_e164"),
+                block_on("name_sorted_key", "date_of_birth"),
+            ],
+            recall=0.7,
+        )
+        training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        used, skipped = [], []
+        for columns in EM_BLOCKS:
+            label = "+".join(columns)
+            pairs = _block_pair_count(con, columns, max_records_per_block_key)
+            if pairs < MIN_EM_BLOCK_PAIRS:
+                skipped.append(f"{label} ({pairs} pairs)")
+                continue
+            training.estimate_parameters_using_expectation_maximisation(
+                block_on(*columns), estimate_without_term_frequencies=True
+            )
+            used.append(label)
+        positives = 0
+        from_labels = False
+        if labels is not None and labels.num_rows:
+            positives = _register_positive_labels(con, labels)
+            if positives >= MIN_POSITIVE_LABELS_FOR_M:
+                training.estimate_m_from_pairwise_labels("steward_labels")
+                from_labels = True
+        model = linker.misc.save_model_to_json()
+    return TrainingReport(model, used, skipped, positives, from_labels)
+
+
+def _block_pair_count(
+    con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], max_records_per_block_key: int
+) -> int:
+    present = " and ".join(f"{column} is not null" for column in columns)
+    return con.execute(
+        f"""
+        select coalesce(sum(n * (n - 1) // 2), 0) from (
+            select count(*) as n from match_input where {present}
+            group by {", ".join(columns)}
+        ) where n <= ?
+        """,
+        [max_records_per_block_key],
+    ).fetchone()[0]
+
+
+def _register_positive_labels(con: duckdb.DuckDBPyConnection, labels: pa.Table) -> int:
+    """Splink's m-from-labels treats every labelled pair as a match: pass the positives only."""
+    con.register("_labels", labels)
+    con.execute(
+        """
+        create or replace table steward_labels as
+        select l.source_dataset as source_dataset_l, labels.record_key_l as record_key_l,
+               r.source_dataset as source_dataset_r, labels.record_key_r as record_key_r
+        from _labels as labels
+        join match_input as l on l.record_key = labels.record_key_l
+        join match_input as r on r.record_key = labels.record_key_r
+        where labels.is_match
+        """
     )
-    training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    # Two blocks so every comparison is estimated in at least one: names+DOB block leaves the
-    # contact fields free, the phone block leaves names and dates free.
-    training.estimate_parameters_using_expectation_maximisation(
-        block_on("name_sorted_key", "date_of_birth"), record_sample_proportion=1.0
-    )
-    training.estimate_parameters_using_expectation_maximisation(
-        block_on("mobile_phone_e164"), record_sample_proportion=1.0
-    )
-    model = linker.misc.save_model_to_json()
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    model_path.write_text(json.dumps(model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    con.unregister("_labels")
+    return con.execute("select count(*) from steward_labels").fetchone()[0]
+
+
+def save_model(model: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+class ModelError(RuntimeError):
+    """The saved model is missing or does not fit the match columns; retraining fixes it."""
+
+
+def load_model(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelError(
+            f"no match model at {path}. Train one with `custodian train` (or the "
+            "retrain_match_model job in Dagster), which writes it there."
+        )
+    model = json.loads(path.read_text(encoding="utf-8"))
+    known = set(MATCH_COLUMNS) | {block_column(name) for name in BLOCKING_KEYS}
+    used = _columns_referenced(model)
+    unknown = sorted(used - known)
+    if unknown:
+        raise ModelError(
+            f"the match model at {path} compares columns matching no longer provides "
+            f"({', '.join(unknown)}). Retrain it with `custodian train`."
+        )
     return model
 
 
-def resolve_customers(
-    warehouse: duckdb.DuckDBPyConnection,
-    model_path: Path,
+def _columns_referenced(model: dict) -> set[str]:
+    """Input columns a saved model reads: `l.col` in blocking rules, `col_l` in comparisons."""
+    columns = set()
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        text = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+        columns.update(re.findall(r'\b[lr]\."?(\w+)"?', text))
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            columns.update(re.findall(r'"?(\w+)_[lr]"?\b', level.get("sql_condition", "")))
+    return columns
+
+
+# Two full names that agree on at most one part (陈薇 / 陈梓蕾, Tracey / Victor Cross) are
+# different people far more often than the model's weights say: they live at one address, share a
+# landline and a surname, and those agreements are not independent as Fellegi-Sunter assumes. Such
+# a pair is never linked automatically; when it scores in the review band or above, a steward
+# decides (a married name change lands here too).
+NAME_CONFLICT_SQL = """coalesce(
+    len(l.name_tokens) > 1 and len(r.name_tokens) > 1
+    and not coalesce(l.name_sorted_key = r.name_sorted_key, false)
+    and not coalesce(l.name_original_script = r.name_original_script, false)
+    and not coalesce(jaro_winkler_similarity(l.name_joined_key, r.name_joined_key) >= 0.8, false),
+    false)"""
+
+
+def predict_pairs(
+    records: pa.Table,
+    model: dict,
+    *,
     review_threshold: float,
     auto_link_threshold: float,
-    source_relation: str = "intermediate.int_customer_records",
-) -> ResolutionResult:
-    """Score pairs, cluster at the auto-link threshold and write `er.*` tables."""
-    columns = ", ".join(MATCH_COLUMNS)
-    records = warehouse.execute(f"select {columns} from {source_relation}").to_arrow_table()
-    trained = False
-    if model_path.is_file():
-        settings: SettingsCreator | dict = json.loads(model_path.read_text(encoding="utf-8"))
-    else:
-        logger.warning("no match model at %s: training one from the current records", model_path)
-        settings = train_model(records, model_path)
-        trained = True
+    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+) -> pa.Table:
+    """Score candidate pairs; keep those at or above `review_threshold`.
 
-    linker = _linker(records, settings)
-    predictions = linker.inference.predict(threshold_match_probability=review_threshold)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=auto_link_threshold
-    )
-    pairs = (
-        predictions.as_duckdbpyrelation()
-        .select("record_key_l, record_key_r, match_weight, match_probability")
-        .to_arrow_table()
-    )
-    membership = clusters.as_duckdbpyrelation().select("record_key, cluster_id").to_arrow_table()
-
-    warehouse.register("_pairs", pairs)
-    warehouse.register("_membership", membership)
-    warehouse.execute("begin transaction")
-    try:
-        warehouse.execute(
-            """
-            create or replace table er.pairwise_predictions as
-            select record_key_l, record_key_r, match_weight, match_probability,
-                   match_probability >= ? as is_auto_linked
-            from _pairs
+    Returns record_key_l, record_key_r, match_weight, match_probability, is_auto_linked,
+    has_name_conflict and, for pairs not linked automatically (the ones a steward reviews),
+    `match_explanation`: the waterfall, a list of (comparison, level, match_weight) in model
+    order.
+    """
+    with splink_linker(records, model, max_records_per_block_key) as (linker, con):
+        predictions = linker.inference.predict(threshold_match_probability=review_threshold)
+        explanation = _explanation_sql(model)
+        return con.execute(
+            f"""
+            with scored as (
+                select
+                    least(p.record_key_l, p.record_key_r) as record_key_l,
+                    greatest(p.record_key_l, p.record_key_r) as record_key_r,
+                    p.match_weight,
+                    p.match_probability,
+                    {NAME_CONFLICT_SQL} as has_name_conflict,
+                    {explanation} as explanation
+                from {predictions.physical_name} as p
+                join match_input as l on l.record_key = p.record_key_l
+                join match_input as r on r.record_key = p.record_key_r
+            )
+            select
+                record_key_l,
+                record_key_r,
+                match_weight,
+                match_probability,
+                match_probability >= ? and not has_name_conflict as is_auto_linked,
+                has_name_conflict,
+                case when not is_auto_linked then explanation end as match_explanation
+            from scored
             """,
             [auto_link_threshold],
+        ).to_arrow_table()
+
+
+def _explanation_sql(model: dict) -> str:
+    """The waterfall per pair from Splink's mw_ (and mw_tf_adj_) columns.
+
+    Splink 5 keeps each comparison's match weight but not its level, so the level is read back
+    from the weight: each level's weight is log2(m / u) in the model.
+    """
+    items = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        cases = []
+        for level in comparison["comparison_levels"]:
+            label = _sql_text(level.get("label_for_charts", ""))
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m and u:
+                cases.append(f"when abs(mw_{name} - {math.log2(m / u)!r}) < 1e-9 then '{label}'")
+        has_tf = any(level.get("tf_adjustment_column") for level in comparison["comparison_levels"])
+        weight = f"mw_{name}" + (f" + coalesce(mw_tf_adj_{name}, 0)" if has_tf else "")
+        level_sql = f"case when mw_{name} = 0 then 'Null or no evidence' {' '.join(cases)} end"
+        items.append(
+            f"{{'comparison': '{name}', 'level': {level_sql}, 'match_weight': round({weight}, 2)}}"
         )
-        # A cluster's ID derives from its smallest member key, so identical input gives
-        # identical IDs. The ledger that keeps IDs stable as clusters grow, merge and split
-        # is still to come (issue 5).
-        warehouse.execute(
-            f"""
-            create or replace table er.record_clusters as
-            with clustered as (
-                select m.record_key, m.cluster_id, r.source_name, r.source_record_id,
-                       min(m.record_key) over (partition by m.cluster_id) as anchor_key
-                from _membership as m
-                join {source_relation} as r using (record_key)
-            )
-            select record_key, source_name, source_record_id,
-                   'GC' || upper(substr(sha256(anchor_key), 1, 14)) as golden_customer_id
-            from clustered
-            order by golden_customer_id, record_key
-            """
-        )
-        warehouse.execute("commit")
-    except BaseException:
-        warehouse.execute("rollback")
-        raise
-    finally:
-        warehouse.unregister("_pairs")
-        warehouse.unregister("_membership")
-    cluster_count = warehouse.execute(
-        "select count(distinct golden_customer_id) from er.record_clusters"
-    ).fetchone()[0]
-    return ResolutionResult(
-        records=records.num_rows,
-        pairs_scored=pairs.num_rows,
-        clusters=cluster_count,
-        model_trained=trained,
-        model_path=model_path,
-    )
+    return "[" + ", ".join(items) + "]"
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,0 +1,172 @@
+"""One resolution run: score pairs, cluster with steward decisions, keep golden IDs stable.
+
+Stages, each timed for Dagster metadata and `make bench`:
+  input     read the standardised records (splink_model.match_input_sql)
+  predict   Splink blocking and scoring with the saved model (splink_model.predict_pairs)
+  cluster   connected components over auto-linked pairs, must-/cannot-links from stewards
+  ledger    map clusters onto stable golden IDs (ledger.assign_golden_ids)
+  publish   write er.pairwise_predictions, er.record_clusters and the review queue in one
+            transaction, so the ledger, the published assignment and the queue never disagree
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dagster_project.lib.resolve.clustering import ClusteringResult, cluster_records
+from dagster_project.lib.resolve.ledger import LedgerResult, assign_golden_ids
+from dagster_project.lib.resolve.review import (
+    QueueRefresh,
+    ensure_review_tables,
+    pair_constraints,
+    refresh_review_queue,
+)
+from dagster_project.lib.resolve.splink_model import (
+    DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+    load_model,
+    match_input_sql,
+    predict_pairs,
+)
+
+logger = logging.getLogger(__name__)
+
+SOURCE_RELATION = "intermediate.int_customer_records"
+
+
+@dataclass
+class ResolutionResult:
+    records: int
+    pairs_scored: int
+    auto_linked_pairs: int
+    name_conflict_pairs: int
+    golden_customers: int
+    largest_cluster: int
+    clustering: ClusteringResult
+    ledger: LedgerResult
+    queue: QueueRefresh
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(stage_seconds: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    stage_seconds[stage] = round(time.perf_counter() - started, 3)
+
+
+def resolve_customers(
+    warehouse: duckdb.DuckDBPyConnection,
+    *,
+    model_path: Path,
+    review_threshold: float,
+    auto_link_threshold: float,
+    run_id: str,
+    recorded_at: datetime,
+    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+    source_relation: str = SOURCE_RELATION,
+) -> ResolutionResult:
+    """Resolve every record in `source_relation` into golden customers (see module docstring).
+
+    Raises:
+        ModelError: no saved model at `model_path`, or one that no longer fits the columns.
+    """
+    stages: dict[str, float] = {}
+    model = load_model(model_path)
+    with _timed(stages, "input"):
+        records = warehouse.execute(match_input_sql(source_relation)).to_arrow_table()
+    with _timed(stages, "predict"):
+        pairs = predict_pairs(
+            records,
+            model,
+            review_threshold=review_threshold,
+            auto_link_threshold=auto_link_threshold,
+            max_records_per_block_key=max_records_per_block_key,
+        )
+    with _timed(stages, "cluster"):
+        ensure_review_tables(warehouse)
+        must_link, cannot_link = pair_constraints(warehouse)
+        # A pair with conflicting full names is never auto-linked, whatever its probability;
+        # only is_auto_linked pairs are edges (a steward's must-link still joins it).
+        auto_linked = pairs.filter(pc.field("is_auto_linked"))
+        clustering = cluster_records(
+            records.column("record_key"),
+            auto_linked.select(["record_key_l", "record_key_r", "match_probability"]),
+            threshold=auto_link_threshold,
+            must_link=must_link,
+            cannot_link=cannot_link,
+        )
+    if clustering.conflict_count:
+        logger.warning(
+            "%d must-link decision(s) contradict a cannot-link decision; the cannot-link holds. "
+            "List them with `custodian review list`.",
+            clustering.conflict_count,
+        )
+    warehouse.register("_pairs", pairs)
+    warehouse.execute("begin transaction")
+    try:
+        with _timed(stages, "ledger"):
+            ledger = assign_golden_ids(
+                warehouse, clustering.membership, run_id=run_id, recorded_at=recorded_at
+            )
+        with _timed(stages, "publish"):
+            _publish(warehouse, ledger.assignments, source_relation)
+            queue = refresh_review_queue(
+                warehouse, run_id=run_id, queued_at=recorded_at, own_transaction=False
+            )
+        warehouse.execute("commit")
+    except BaseException:
+        warehouse.execute("rollback")
+        raise
+    finally:
+        warehouse.unregister("_pairs")
+        warehouse.unregister("_assignments")
+    golden, largest = warehouse.execute(
+        "select count(*), coalesce(max(n), 0) from ("
+        "select count(*) as n from er.record_clusters group by golden_customer_id)"
+    ).fetchone()
+    return ResolutionResult(
+        records=records.num_rows,
+        pairs_scored=pairs.num_rows,
+        auto_linked_pairs=auto_linked.num_rows,
+        name_conflict_pairs=pc.sum(pairs.column("has_name_conflict")).as_py() or 0,
+        golden_customers=golden,
+        largest_cluster=largest,
+        clustering=clustering,
+        ledger=ledger,
+        queue=queue,
+        stage_seconds=stages,
+    )
+
+
+def _publish(
+    warehouse: duckdb.DuckDBPyConnection, assignments: pa.Table, source_relation: str
+) -> None:
+    warehouse.execute(
+        """
+        create or replace table er.pairwise_predictions as
+        select record_key_l, record_key_r, match_weight, match_probability, is_auto_linked,
+               has_name_conflict, match_explanation
+        from _pairs
+        """
+    )
+    warehouse.register("_assignments", assignments)
+    warehouse.execute(
+        f"""
+        create or replace table er.record_clusters as
+        select assignments.record_key, records.source_name, records.source_record_id,
+               assignments.golden_customer_id
+        from _assignments as assignments
+        join {source_relation} as records using (record_key)
+        order by assignments.golden_customer_id, assignments.record_key
+        """
+    )
