@@ -24,14 +24,19 @@ from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.transform.dbt_project import dbt_executable, ensure_manifest
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 
+# Models tagged after_resolution read what resolution writes (er.*), so they run with the marts
+# even when they live in intermediate/ (int_steward_corrections__latest).
+AFTER_RESOLUTION_TAG = "after_resolution"
 STANDARDISATION_SELECT = "staging intermediate"
-MARTS_SELECT = "marts"
+STANDARDISATION_EXCLUDE = f"tag:{AFTER_RESOLUTION_TAG}"
+MARTS_SELECT = f"marts tag:{AFTER_RESOLUTION_TAG}"
 
 
 class CustodianDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         path = dbt_resource_props.get("original_file_path", "")
-        if path.startswith("models/marts"):
+        tags = dbt_resource_props.get("tags", [])
+        if path.startswith("models/marts") or AFTER_RESOLUTION_TAG in tags:
             return "golden"
         return "standardisation"
 
@@ -59,6 +64,7 @@ def build_dbt_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition]:
     @dbt_assets(
         manifest=manifest,
         select=STANDARDISATION_SELECT,
+        exclude=STANDARDISATION_EXCLUDE,
         name="dbt_standardisation",
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,

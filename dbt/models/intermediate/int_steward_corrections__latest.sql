@@ -1,5 +1,8 @@
 {#- The correction in force for each golden field: the latest a steward made. A correction made
-    on an ID that has since merged into another follows it there (er.golden_ids). -#}
+    on an ID that has since merged into another follows it there (er.golden_ids). Reads what
+    resolution writes, so it runs after it, with the marts. -#}
+{{ config(tags=['after_resolution']) }}
+
 with
 
 corrections as (
