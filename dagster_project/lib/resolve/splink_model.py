@@ -497,16 +497,35 @@ def _columns_referenced(model: dict) -> set[str]:
     return columns
 
 
-# Two full names that agree on at most one part (陈薇 / 陈梓蕾, Tracey / Victor Cross) are
-# different people far more often than the model's weights say: they live at one address, share a
-# landline and a surname, and those agreements are not independent as Fellegi-Sunter assumes. Such
-# a pair is never linked automatically; when it scores in the review band or above, a steward
-# decides (a married name change lands here too).
+# Two full names whose differing parts are not typos of each other (陈薇 / 陈梓蕾, Tracey / Victor
+# Cross) are different people far more often than the model's weights say: relatives live at
+# one address, share a landline and a surname, and those agreements are not independent as
+# Fellegi-Sunter assumes. Such a pair is never linked automatically; when it scores in the review
+# band or above, a steward decides (a married name change lands here too). The parts one name has
+# and the other lacks must each have a look-alike (Jaro-Winkler >= 0.85: JNIZE/JINZE, LAN/LANN)
+# on the other side; a name that only adds parts (HANS NOHLMANS / HANS OTTO NOHLMANS) agrees.
+NAME_PARTS_DISAGREE_MACRO = """
+create or replace macro name_parts_disagree(left_tokens, right_tokens) as (
+    len(list_filter(left_tokens, part -> not list_contains(right_tokens, part))) > 0
+    and len(list_filter(right_tokens, part -> not list_contains(left_tokens, part))) > 0
+    and len(list_filter(
+        list_filter(left_tokens, part -> not list_contains(right_tokens, part)),
+        own -> len(list_filter(
+            list_filter(right_tokens, part -> not list_contains(left_tokens, part)),
+            other -> jaro_winkler_similarity(own, other) >= 0.85
+        )) = 0
+    )) > 0
+)
+"""
 NAME_CONFLICT_SQL = """coalesce(
     len(l.name_tokens) > 1 and len(r.name_tokens) > 1
-    and not coalesce(l.name_sorted_key = r.name_sorted_key, false)
+    -- An initial (Cristina H.) agrees with any name starting with it: no conflict.
+    and len(list_filter(l.name_tokens || r.name_tokens, token -> length(token) = 1)) = 0
     and not coalesce(l.name_original_script = r.name_original_script, false)
-    and not coalesce(jaro_winkler_similarity(l.name_joined_key, r.name_joined_key) >= 0.8, false),
+    and not coalesce(jaro_winkler_similarity(l.name_joined_key, r.name_joined_key) >= 0.8, false)
+    and name_parts_disagree(l.name_tokens, r.name_tokens)
+    -- One ID card is one person, whatever the name field says.
+    and not coalesce(l.national_id = r.national_id, false),
     false)"""
 
 
@@ -528,6 +547,7 @@ def predict_pairs(
     with splink_linker(records, model, max_records_per_block_key) as (linker, con):
         predictions = linker.inference.predict(threshold_match_probability=review_threshold)
         explanation = _explanation_sql(model)
+        con.execute(NAME_PARTS_DISAGREE_MACRO)
         return con.execute(
             f"""
             with scored as (
