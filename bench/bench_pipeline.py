@@ -74,6 +74,13 @@ def run(work: Path, customers: int) -> dict:
         if not e.passed
     ]
     gate_seconds = sum(s for step, s in step_seconds.items() if step.startswith("gx_"))
+    # Per suite (one step each); a gate whose blocking check failed ends in STEP_FAILURE, which
+    # carries no duration, so it is listed apart and not counted above.
+    gate_seconds_per_suite = {
+        step.removeprefix("gx_").replace("__", "/", 1): seconds
+        for step, seconds in step_seconds.items()
+        if step.startswith("gx_")
+    }
     with_records = sum(
         1 for p in landing.rglob("*") if p.is_file() and not p.is_relative_to(landing / "_truth")
     )
@@ -86,6 +93,8 @@ def run(work: Path, customers: int) -> dict:
         "wall_seconds": round(wall, 2),
         "step_seconds": dict(sorted(step_seconds.items(), key=lambda kv: -kv[1])),
         "gate_seconds": round(gate_seconds, 2),
+        "gate_seconds_per_suite": gate_seconds_per_suite,
+        "gate_steps_failed_uncounted": [s for s in failed_steps if s.startswith("gx_")],
         "gate_share_of_wall": round(gate_seconds / wall, 3),
         "gate_budget_share": GATE_BUDGET_SHARE,
         "gates_within_budget": gate_seconds / wall <= GATE_BUDGET_SHARE,

@@ -81,7 +81,7 @@ def run(work: Path, customers: int) -> dict:
     ]  # fmt: skip
     started = time.perf_counter()
     completed = subprocess.run(
-        [dbt_executable(), "run", "--select", "staging", "intermediate", *dbt_common],
+        [dbt_executable(), "run", "--select", "staging", "int_customer_records", *dbt_common],
         cwd=project_dir, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     dbt_wall = time.perf_counter() - started
