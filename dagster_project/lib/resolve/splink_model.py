@@ -49,6 +49,7 @@ MATCH_COLUMNS = (
     "phone_tails",
     "email_normalised",
     "street_line",
+    "house_number",
     "city_key",
     "admin_division_code",
     "postal_code",
@@ -67,7 +68,10 @@ BLOCKING_KEYS: dict[str, tuple[str, ...]] = {
     "national_id": ("national_id",),
     "name_city": ("name_sorted_key", "city_key"),
     "dob_postcode": ("date_of_birth", "postal_code"),
+    "dob_city": ("date_of_birth", "city_key"),
     "street_postcode": ("street_line", "postal_code"),
+    "house_postcode": ("house_number", "postal_code"),
+    "name_postcode": ("name_sorted_key", "postal_code"),
 }
 # Keys over a list column: a record joins one block per element (any phone of one record equal
 # to any phone of the other, mobile or landline; any name part with the birth date, which finds
@@ -142,6 +146,8 @@ def match_input_sql(relation: str) -> str:
             case when email_is_valid is not false and email_is_placeholder is not true
                 then email_normalised end as email_normalised,
             nullif(street_line, '') as street_line,
+            -- "33 kingham place" / "33 kinghma plcae": the house number survives street typos.
+            nullif(regexp_extract(street_line, '^ *([0-9]+)', 1), '') as house_number,
             city_key,
             admin_division_code,
             case when postal_code_is_valid is not false then postal_code end as postal_code,
@@ -214,6 +220,11 @@ def name_comparison() -> cl.CustomComparison:
                 label_for_charts="Same name parts (any order, any script)",
             ),
             cll.JaroWinklerLevel("name_joined_key", 0.92),
+            cll.CustomLevel(
+                "len(name_tokens_l) > 1 and len(name_tokens_r) > 1 "
+                "and not name_parts_disagree(name_tokens_l, name_tokens_r)",
+                label_for_charts="Same name parts up to typos, any order",
+            ),
             cll.JaroWinklerLevel("name_joined_key", 0.80),
             # 王先生 or Ms Booth against 王伟 / Jane Booth: all the partial name says agrees. Two
             # full names sharing only a surname are more often relatives: a level of its own.
@@ -251,6 +262,23 @@ def phone_comparison() -> cl.CustomComparison:
                 label_for_charts="Same number under another country code",
             ),
             cll.DamerauLevenshteinLevel("mobile_phone_e164", 1),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def street_comparison() -> cl.CustomComparison:
+    """The street line; the same words in another order (33 kingham place killarney / 33
+    killarney kingham place) are nearly the same characters."""
+    return cl.CustomComparison(
+        output_column_name="street_line",
+        comparison_levels=[
+            cll.NullLevel("street_line"),
+            cll.ExactMatchLevel("street_line").configure(tf_adjustment_column="street_line"),
+            cll.JaroWinklerLevel("street_line", 0.9),
+            cll.JaccardLevel("street_line", 0.9).configure(
+                label_for_charts="Nearly the same characters (words reordered)"
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -295,9 +323,7 @@ def build_settings(
             ),
             phone_comparison(),
             cl.EmailComparison("email_normalised"),
-            cl.JaroWinklerAtThresholds("street_line", [0.9]).configure(
-                term_frequency_adjustments=True
-            ),
+            street_comparison(),
             locality_comparison(),
             cl.ExactMatch("company_name").configure(term_frequency_adjustments=True),
         ],
@@ -335,6 +361,8 @@ def splink_linker(
                 "select distinct source_name from match_input order by 1"
             ).fetchall()
         ]
+        # Comparison levels and the name guard call it.
+        con.execute(NAME_PARTS_DISAGREE_MACRO)
         db_api = DuckDBAPI(con)
         frames = []
         for index, source in enumerate(sources):
@@ -547,7 +575,6 @@ def predict_pairs(
     with splink_linker(records, model, max_records_per_block_key) as (linker, con):
         predictions = linker.inference.predict(threshold_match_probability=review_threshold)
         explanation = _explanation_sql(model)
-        con.execute(NAME_PARTS_DISAGREE_MACRO)
         return con.execute(
             f"""
             with scored as (
