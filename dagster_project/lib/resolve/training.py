@@ -6,6 +6,8 @@ own charts written as offline HTML (the JavaScript is embedded, nothing loads fr
   match_weights.html      every comparison level's weight
   m_u_parameters.html     m and u per level
   blocking_rules.html     comparisons each blocking rule adds (Splink's blocking analysis)
+  comparison_viewer.html  Splink's comparison viewer over a sample of scored pairs, every
+                          personal value masked by its class (the charts are read by many people)
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from splink import DuckDBAPI
 
+from dagster_project.lib.privacy.masking import mask_evidence
 from dagster_project.lib.resolve.splink_model import (
     DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
     match_input_sql,
@@ -25,7 +29,12 @@ from dagster_project.lib.resolve.splink_model import (
     train_model,
 )
 
-CHARTS = ("match_weights", "m_u_parameters", "blocking_rules")
+CHARTS = ("match_weights", "m_u_parameters", "blocking_rules", "comparison_viewer")
+# The comparison viewer embeds example pairs in the page: a sample keeps it a few MB.
+VIEWER_SAMPLE_RECORDS = 20_000
+VIEWER_MIN_PROBABILITY = 0.5
+# Columns of scored pairs that identify records inside the platform, not people.
+_UNMASKED_PAIR_COLUMNS = frozenset({"record_key", "source_dataset", "match_key"})
 
 
 @dataclass
@@ -95,6 +104,9 @@ def train_and_report(
         linker.blocking_analysis.chart_comparisons_from_blocking_rules(
             record_sample_proportion=1.0
         ).save_offline_chart(str(charts["blocking_rules"]), overwrite=True, print_msg=False)
+    _comparison_viewer(
+        con, source_relation, report.model, charts["comparison_viewer"], max_records_per_block_key
+    )
     comparisons_by_rule = {
         str(record["blocking_rule"]): int(record["marginal_comparison_count"]) for record in counts
     }
@@ -109,3 +121,52 @@ def train_and_report(
         comparisons_by_rule=comparisons_by_rule,
         seconds=time.perf_counter() - started,
     )
+
+
+def _comparison_viewer(
+    con: duckdb.DuckDBPyConnection,
+    source_relation: str,
+    model: dict,
+    path: Path,
+    max_records_per_block_key: int,
+) -> None:
+    """Splink's comparison viewer over a seeded sample, values masked before they reach the page."""
+    sample = con.execute(
+        f"select * from ({match_input_sql(source_relation)}) "
+        f"using sample {VIEWER_SAMPLE_RECORDS} rows (reservoir, 42)"
+    ).to_arrow_table()
+    settings = {**model, "retain_matching_columns": True}
+    with splink_linker(sample, settings, max_records_per_block_key) as (linker, splink_con):
+        predictions = linker.inference.predict(threshold_match_probability=VIEWER_MIN_PROBABILITY)
+        scored = splink_con.execute(f"select * from {predictions.physical_name}").to_arrow_table()
+        splink_con.register("_masked_pairs", mask_pair_values(scored))
+        # A table, not a view over Arrow: the viewer's SQL reads rowid. It reads the pairs
+        # under Splink's own name for predictions.
+        splink_con.execute("create table masked_predictions as select * from _masked_pairs")
+        masked = linker.table_management.register_table_predict(
+            DuckDBAPI(splink_con).register("masked_predictions")
+        )
+        linker.visualisations.comparison_viewer_dashboard(masked, str(path), overwrite=True)
+
+
+def mask_pair_values(pairs: pa.Table) -> pa.Table:
+    """Every `<column>_l` / `<column>_r` value of scored pairs masked by the column's class
+    (unknown columns count as personal); weights, levels and record keys pass through."""
+    columns = []
+    for name in pairs.column_names:
+        base = name.removesuffix("_l").removesuffix("_r")
+        if base == name or base in _UNMASKED_PAIR_COLUMNS or name.startswith("tf_"):
+            columns.append(pairs.column(name))
+            continue
+        columns.append(
+            pa.array([_mask(base, value) for value in pairs.column(name).to_pylist()], pa.string())
+        )
+    return pa.table(columns, names=pairs.column_names)
+
+
+def _mask(column: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(mask_evidence(column, item)) for item in value)
+    return str(mask_evidence(column, value))
