@@ -86,6 +86,12 @@ def main() -> None:
     result["targets_met"] = {
         name: result[name]["custodian"]["f1"] >= F1_TARGETS[name] for name in args.datasets
     }
+    # The daily job scores with the shipped model, trained on other demo data: a held-out
+    # evaluation of what production runs, next to a model retrained on the evaluation data.
+    if "demo" in args.datasets and "f1" in result["demo"].get("pipeline_job", {}):
+        result["demo_target_met_by_daily_pipeline"] = (
+            result["demo"]["pipeline_job"]["f1"] >= F1_TARGETS["demo"]
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
