@@ -371,6 +371,11 @@ def print_summary(governance: GovernanceConfig, results) -> None:
         f"{summary.source_records:,} source records  "
         f"checks: [green]{passed} passed[/], [yellow]{warned} warnings[/], [red]{failed} failed[/]"
     )
+    if summary.review_queue_open:
+        console.print(
+            f"review queue: {summary.review_queue_open:,} pair(s) for a steward "
+            "(`custodian review list`)"
+        )
     console.print(f"warehouse: {warehouse_file}")
     if settings.reports_dir().is_dir():
         console.print(f"reports:   {settings.reports_dir().resolve()}")

@@ -37,11 +37,17 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_run_succeeds_and_prints_summary(demo_run) -> None:
-    _, _, _, run = demo_run
+    root, _, _, run = demo_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "partitions run: 3/3 succeeded" in run.stdout
     assert "golden customers:" in run.stdout
     assert "warehouse:" in run.stdout
+    with _warehouse(root) as con:
+        open_pairs = con.execute(
+            "select count(*) from er.review_queue where status = 'open'"
+        ).fetchone()[0]
+    # A steward learns from the summary that pairs wait for a decision, and how many.
+    assert (f"review queue: {open_pairs:,} pair(s)" in run.stdout) == (open_pairs > 0)
 
 
 def test_every_source_record_has_exactly_one_golden_customer(demo_run) -> None:

@@ -14,6 +14,7 @@ class WarehouseSummary:
     quarantined_per_source: dict[str, int] = field(default_factory=dict)
     source_records: int = 0
     golden_customers: int = 0
+    review_queue_open: int = 0
 
 
 def warehouse_summary(path: Path) -> WarehouseSummary:
@@ -37,6 +38,10 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
                     "group by source_name"
                 ).fetchall()
             )
+        if table_exists(con, "er.review_queue"):
+            summary.review_queue_open = con.execute(
+                "select count(*) from er.review_queue where status = 'open'"
+            ).fetchone()[0]
         if table_exists(con, "main.golden_customers"):
             summary.golden_customers = con.execute(
                 "select count(*) from main.golden_customers"
