@@ -2,15 +2,22 @@
 training job refits the model (never part of the daily run)."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
 from dagster_project import settings
+from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.resolve.resolver import SOURCE_RELATION, resolve_customers
 from dagster_project.lib.resolve.review import labelled_pairs
 from dagster_project.lib.resolve.training import train_and_report
+
+
+def _config_and_model_path(governance: GovernanceResource) -> tuple[GovernanceConfig, Path]:
+    config = governance.load()
+    return config, governance.resolve_path(config.matching.model_path)
 
 
 @dg.asset(
@@ -32,8 +39,7 @@ def record_clusters(
     warehouse: WarehouseResource,
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:
-    config = governance.load()
-    model_path = governance.resolve_path(config.matching.model_path)
+    config, model_path = _config_and_model_path(governance)
     with warehouse.connect() as con:
         result = resolve_customers(
             con,
@@ -87,8 +93,7 @@ def match_model(
     warehouse: WarehouseResource,
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:
-    config = governance.load()
-    model_path = governance.resolve_path(config.matching.model_path)
+    config, model_path = _config_and_model_path(governance)
     with warehouse.connect(read_only=True) as con:
         outcome = train_and_report(
             con,

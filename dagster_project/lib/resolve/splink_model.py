@@ -306,10 +306,9 @@ def locality_comparison() -> cl.CustomComparison:
     )
 
 
-def build_settings(
-    max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
-) -> SettingsCreator:
-    del max_records_per_block_key  # the budget lives in the block columns, not the settings
+def build_settings() -> SettingsCreator:
+    """The untrained model. The comparison budget is not a setting: it lives in the block_<key>
+    columns splink_linker computes (with_blocking_keys_sql)."""
     return SettingsCreator(
         link_type="link_and_dedupe",
         unique_id_column_name="record_key",
