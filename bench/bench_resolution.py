@@ -188,6 +188,7 @@ def run(warehouse: Path, config_path: Path | None) -> dict:
                 review_threshold=matching.review_threshold,
                 auto_link_threshold=matching.auto_link_threshold,
                 max_records_per_block_key=matching.max_records_per_block_key,
+                review_name_conflicts=matching.review_name_conflicts,
                 run_id=label,
                 recorded_at=datetime.now(UTC),
             )

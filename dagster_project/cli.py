@@ -584,26 +584,48 @@ def review_show(
 
 @review_app.command("decide")
 def review_decide(
-    pair: Annotated[str, typer.Option("--pair", help="The pair's ID (RP...).")],
     match: Annotated[
         str, typer.Option("--match", help="yes: the same customer; no: different customers.")
     ],
     by: Annotated[str, typer.Option("--by", help="Who decides (recorded for audit).")],
+    pair: Annotated[
+        str | None, typer.Option("--pair", help="A queued pair's ID (RP...), from `review list`.")
+    ] = None,
+    records: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--records",
+            help="Two record keys (source:id) instead of a queued pair: `--match no` splits "
+            "records the model linked into one golden customer, `--match yes` joins two it "
+            "did not.",
+        ),
+    ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, for the audit trail.")] = None,
 ) -> None:
     """Record whether a pair is the same customer; it applies on the next run."""
-    from dagster_project.lib.resolve.review import UnknownPairError, record_decision
+    from dagster_project.lib.resolve.review import (
+        UnknownPairError,
+        UnknownRecordError,
+        record_decision,
+    )
 
     answer = match.strip().lower()
     if answer not in ("yes", "no"):
         raise _fail(f"--match must be yes or no, not {match!r}", EXIT_BAD_INPUT)
     if not by.strip():
         raise _fail("--by must name who decides", EXIT_BAD_INPUT)
+    if (pair is None) == (records is None):
+        raise _fail(
+            "name the pair: --pair RP... (from `custodian review list`) or --records KEY KEY "
+            "(record keys as in customer_source_xref), one of the two",
+            EXIT_BAD_INPUT,
+        )
     con = _review_connection(write=True)
     try:
         decision = record_decision(
             con,
             pair_id=pair,
+            record_keys=records,
             is_match=answer == "yes",
             decided_by=by,
             note=note,
@@ -611,6 +633,14 @@ def review_decide(
         )
     except UnknownPairError:
         raise _fail(f"no pair {pair!r} in the review queue; {_LIST_HINT}", EXIT_BAD_INPUT) from None
+    except UnknownRecordError as exc:
+        raise _fail(
+            f"no record {exc.args[0]!r} in er.record_clusters (record keys are source:id, as in "
+            "customer_source_xref; records appear there after a daily run)",
+            EXIT_BAD_INPUT,
+        ) from None
+    except ValueError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
     finally:
         con.close()
     verdict = "same customer (must-link)" if decision.is_match else "different (cannot-link)"

@@ -163,6 +163,10 @@ class MatchingConfig(_Strict):
     # switchboard number, a placeholder birth date) blocks nothing, so no record is compared with
     # more than ~this many others per blocking rule.
     max_records_per_block_key: int = Field(default=100, ge=2, le=10_000)
+    # Full names that disagree beyond typos (陈薇 / 陈梓蕾) are sent to a steward however high the
+    # pair scores: relatives share an address, a landline and a surname. Switch off only for
+    # data without households, where a different given name is a data-entry error.
+    review_name_conflicts: bool = True
 
     @model_validator(mode="after")
     def _review_below_auto(self) -> MatchingConfig:

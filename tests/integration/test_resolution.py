@@ -13,7 +13,12 @@ import pytest
 from dagster_project.config import load_config
 from dagster_project.lib.resolve.resolver import resolve_customers
 from dagster_project.lib.resolve.review import record_decision
-from dagster_project.lib.resolve.splink_model import ModelError, load_model
+from dagster_project.lib.resolve.splink_model import (
+    ModelError,
+    load_model,
+    match_input_sql,
+    predict_pairs,
+)
 from dagster_project.settings import PROJECT_ROOT
 
 MATCHING = load_config(PROJECT_ROOT / "governance.yaml").matching
@@ -222,3 +227,51 @@ def test_model_missing_or_stale_fails_with_what_to_do(warehouse, tmp_path: Path)
     stale_path.write_text(json.dumps(stale), encoding="utf-8")
     with pytest.raises(ModelError, match="customer_shoe_size"):
         load_model(stale_path)
+
+
+# Twins in one flat: same surname, birth date, street, postcode and landline; passports issued
+# together carry consecutive numbers. And one customer whose given name was mistyped into
+# another name in one system, with a transposition in her passport number.
+HOUSEHOLD = {"date_of_birth": "1985-06-01", "landline_phone_e164": "+861065551234",
+             "street_line": "建国路88号", "city_key": "北京", "postal_code": "100022"}  # fmt: skip
+GUARD_RECORDS = [
+    person("crm:twin1", "Ming Li", ["MING", "LI"], national_id="E12345678", **HOUSEHOLD),
+    person("erp_billing:twin2", "Hua Li", ["HUA", "LI"], national_id="E12345679", **HOUSEHOLD),
+    person("crm:m1", "Mei Zhou", ["MEI", "ZHOU"], national_id="E55501234",
+           **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613722223333"}),
+    person("erp_billing:m2", "Ling Zhou", ["LING", "ZHOU"], national_id="E55510234",
+           **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613722223333"}),
+]  # fmt: skip
+
+
+def guard_pairs(con: duckdb.DuckDBPyConnection, *, review_name_conflicts: bool) -> dict:
+    write_records(con, GUARD_RECORDS + FILLER)
+    records = con.execute(match_input_sql("intermediate.int_customer_records")).to_arrow_table()
+    pairs = predict_pairs(
+        records,
+        load_model(MODEL),
+        review_threshold=MATCHING.review_threshold,
+        auto_link_threshold=MATCHING.auto_link_threshold,
+        review_name_conflicts=review_name_conflicts,
+    ).to_pylist()
+    return {(pair["record_key_l"], pair["record_key_r"]): pair for pair in pairs}
+
+
+def test_name_guard_holds_for_consecutive_ids_yields_to_a_mistyped_one(warehouse):
+    pairs = guard_pairs(warehouse, review_name_conflicts=True)
+    twins = pairs[("crm:twin1", "erp_billing:twin2")]
+    assert twins["match_probability"] >= MATCHING.auto_link_threshold, "test premise"
+    assert twins["has_name_conflict"]
+    assert not twins["is_auto_linked"]
+    assert twins["match_explanation"], "a steward sees why the pair scored"
+    # E55501234 / E55510234: one transposition, the same passport mistyped.
+    same_passport = pairs[("crm:m1", "erp_billing:m2")]
+    assert not same_passport["has_name_conflict"]
+    assert same_passport["is_auto_linked"]
+
+
+def test_name_guard_switched_off_lets_the_probability_decide(warehouse):
+    pairs = guard_pairs(warehouse, review_name_conflicts=False)
+    twins = pairs[("crm:twin1", "erp_billing:twin2")]
+    assert twins["has_name_conflict"], "still reported"
+    assert twins["is_auto_linked"]

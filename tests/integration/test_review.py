@@ -317,3 +317,48 @@ def test_constraints_are_empty_before_any_decision(tmp_path: Path) -> None:
     assert labelled_pairs(con).num_rows == 0
     assert latest_corrections(con).fetchall() == []
     con.close()
+
+
+def test_decide_by_record_keys_splits_an_auto_linked_pair(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "create table er.record_clusters as select record_key, 'GC0001' as golden_customer_id "
+        "from intermediate.int_customer_records"
+    )
+    con.close()
+    # erp:9 and web:3 scored 0.97: linked automatically, never queued for a steward.
+    split = runner.invoke(
+        cli.app,
+        ["review", "decide", "--records", "web_signup:3", "erp_billing:9", "--match", "no",
+         "--by", "li", "--note", "two people"],
+    )  # fmt: skip
+    assert split.exit_code == 0, split.output
+    assert "erp_billing:9 / web_signup:3" in split.output
+
+    con = duckdb.connect(str(warehouse))
+    _must, cannot = pair_constraints(con)
+    assert cannot.to_pylist() == [{"record_key_l": "erp_billing:9", "record_key_r": "web_signup:3"}]
+    pairs = con.execute(
+        "select record_key_l, record_key_r, match_probability from er.pairwise_predictions"
+    ).to_arrow_table()
+    keys = con.execute("select record_key from intermediate.int_customer_records").to_arrow_table()
+    con.close()
+    result = cluster_records(keys.column("record_key"), pairs, threshold=0.9, cannot_link=cannot)
+    clusters = dict(zip(*result.membership.to_pydict().values(), strict=True))
+    assert clusters["erp_billing:9"] != clusters["web_signup:3"]
+
+    unknown = runner.invoke(
+        cli.app,
+        ["review", "decide", "--records", "crm:1", "crm:404", "--match", "no", "--by", "li"],
+    )
+    assert unknown.exit_code == 2
+    assert "crm:404" in unknown.output
+    assert "Traceback" not in unknown.output
+    same = runner.invoke(
+        cli.app, ["review", "decide", "--records", "crm:1", "crm:1", "--match", "no", "--by", "li"]
+    )
+    assert same.exit_code == 2
+    assert "two records" in same.output
+    neither = runner.invoke(cli.app, ["review", "decide", "--match", "no", "--by", "li"])
+    assert neither.exit_code == 2
+    assert "--records" in neither.output

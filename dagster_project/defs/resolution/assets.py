@@ -47,6 +47,7 @@ def record_clusters(
             review_threshold=config.matching.review_threshold,
             auto_link_threshold=config.matching.auto_link_threshold,
             max_records_per_block_key=config.matching.max_records_per_block_key,
+            review_name_conflicts=config.matching.review_name_conflicts,
             run_id=context.run_id,
             recorded_at=datetime.now(UTC),
         )

@@ -65,6 +65,13 @@ class ClusteringResult:
         return self.conflicts.num_rows
 
 
+def auto_linked_edges(pairs: pa.Table) -> pa.Table:
+    """The pairs clustering may join: predict_pairs' is_auto_linked ones, with the columns
+    cluster_records reads. A pair over the threshold but with conflicting full names is not an
+    edge; only a steward's must-link joins it."""
+    return pairs.filter(pc.field("is_auto_linked")).select([*_PAIR_COLUMNS, "match_probability"])
+
+
 def cluster_records(
     record_keys: pa.Array | pa.ChunkedArray,
     pairs: pa.Table,

@@ -23,7 +23,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.lib.resolve.clustering import ClusteringResult, cluster_records
+from dagster_project.lib.resolve.clustering import (
+    ClusteringResult,
+    auto_linked_edges,
+    cluster_records,
+)
 from dagster_project.lib.resolve.ledger import LedgerResult, assign_golden_ids
 from dagster_project.lib.resolve.review import (
     QueueRefresh,
@@ -73,6 +77,7 @@ def resolve_customers(
     run_id: str,
     recorded_at: datetime,
     max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+    review_name_conflicts: bool = True,
     source_relation: str = SOURCE_RELATION,
 ) -> ResolutionResult:
     """Resolve every record in `source_relation` into golden customers (see module docstring).
@@ -91,16 +96,15 @@ def resolve_customers(
             review_threshold=review_threshold,
             auto_link_threshold=auto_link_threshold,
             max_records_per_block_key=max_records_per_block_key,
+            review_name_conflicts=review_name_conflicts,
         )
     with _timed(stages, "cluster"):
         ensure_review_tables(warehouse)
         must_link, cannot_link = pair_constraints(warehouse)
-        # A pair with conflicting full names is never auto-linked, whatever its probability;
-        # only is_auto_linked pairs are edges (a steward's must-link still joins it).
-        auto_linked = pairs.filter(pc.field("is_auto_linked"))
+        auto_linked = auto_linked_edges(pairs)
         clustering = cluster_records(
             records.column("record_key"),
-            auto_linked.select(["record_key_l", "record_key_r", "match_probability"]),
+            auto_linked,
             threshold=auto_link_threshold,
             must_link=must_link,
             cannot_link=cannot_link,

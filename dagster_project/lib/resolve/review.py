@@ -37,6 +37,7 @@ CORRECTIONS_TABLE = "er.steward_corrections"
 PREDICTIONS_TABLE = "er.pairwise_predictions"
 RECORDS_TABLE = "intermediate.int_customer_records"
 GOLDEN_TABLE = "main.golden_customers"
+CLUSTERS_TABLE = "er.record_clusters"
 
 EXPLANATION_TYPE = "struct(comparison varchar, level varchar, match_weight double)[]"
 
@@ -277,31 +278,49 @@ class Decision:
     supersedes: bool  # the pair had an earlier decision, which this one replaces
 
 
+class UnknownRecordError(LookupError):
+    """A record key that no resolution run has published (not in er.record_clusters)."""
+
+
 def record_decision(
     con: duckdb.DuckDBPyConnection,
     *,
-    pair_id: str,
+    pair_id: str | None = None,
+    record_keys: tuple[str, str] | None = None,
     is_match: bool,
     decided_by: str,
     note: str | None,
     decided_at: datetime,
 ) -> Decision:
-    """Append a decision for a queued pair and mark the pair decided.
+    """Append a decision for a pair and mark the pair decided if it is queued.
+
+    The pair is either a queued one (`pair_id`) or any two published records (`record_keys`):
+    the way to split a golden customer the model linked automatically (no) or to join two records
+    the model never compared (yes). Either way the pair gets the queue's pair ID.
 
     Raises:
         UnknownPairError: `pair_id` was never in the queue.
-        ValueError: `decided_by` is blank.
+        UnknownRecordError: a record key is not in er.record_clusters.
+        ValueError: `decided_by` is blank, the two keys are one record, or not exactly one of
+            `pair_id` and `record_keys` is given.
     """
     if not decided_by or not decided_by.strip():
         raise ValueError("a decision needs the steward's name (decided_by)")
+    if (pair_id is None) == (record_keys is None):
+        raise ValueError("give either a queued pair's ID or two record keys")
     ensure_review_tables(con)
-    pair_id = pair_id.strip().upper()
     with _transaction(con):
-        row = con.execute(
-            f"select record_key_l, record_key_r from {QUEUE_TABLE} where pair_id = ?", [pair_id]
-        ).fetchone()
-        if row is None:
-            raise UnknownPairError(pair_id)
+        if record_keys is not None:
+            pair_id, left, right = _published_pair(con, record_keys)
+        else:
+            pair_id = pair_id.strip().upper()
+            row = con.execute(
+                f"select record_key_l, record_key_r from {QUEUE_TABLE} where pair_id = ?",
+                [pair_id],
+            ).fetchone()
+            if row is None:
+                raise UnknownPairError(pair_id)
+            left, right = row
         earlier = con.execute(
             f"select count(*) from {DECISIONS_TABLE} where pair_id = ?", [pair_id]
         ).fetchone()[0]
@@ -312,13 +331,39 @@ def record_decision(
             values (?, ?, ?, ?, ?, ?, ?)
             returning decision_id
             """,
-            [pair_id, row[0], row[1], is_match, decided_by.strip(), note, decided_at],
+            [pair_id, left, right, is_match, decided_by.strip(), note, decided_at],
         ).fetchone()[0]
         con.execute(
             f"update {QUEUE_TABLE} set status = 'decided', status_changed_at = ? where pair_id = ?",
             [decided_at, pair_id],
         )
-    return Decision(decision_id, pair_id, row[0], row[1], is_match, earlier > 0)
+    return Decision(decision_id, pair_id, left, right, is_match, earlier > 0)
+
+
+def _published_pair(
+    con: duckdb.DuckDBPyConnection, record_keys: tuple[str, str]
+) -> tuple[str, str, str]:
+    """(pair_id, record_key_l, record_key_r) for two published records, keys ordered."""
+    left, right = sorted(key.strip() for key in record_keys)
+    if left == right:
+        raise ValueError(f"both record keys are {left!r}: a decision needs two records")
+    published = set()
+    if table_exists(con, CLUSTERS_TABLE):
+        published = {
+            row[0]
+            for row in con.execute(
+                f"select record_key from {CLUSTERS_TABLE} where record_key in (?, ?)",
+                [left, right],
+            ).fetchall()
+        }
+    for key in (left, right):
+        if key not in published:
+            raise UnknownRecordError(key)
+    (pair_id,) = con.execute(
+        f"select {pair_id_sql('l', 'r')} from (select ?::varchar as l, ?::varchar as r)",
+        [left, right],
+    ).fetchone()
+    return pair_id, left, right
 
 
 def _latest_decisions_sql() -> str:

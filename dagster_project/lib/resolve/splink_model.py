@@ -72,6 +72,7 @@ BLOCKING_KEYS: dict[str, tuple[str, ...]] = {
     "street_postcode": ("street_line", "postal_code"),
     "house_postcode": ("house_number", "postal_code"),
     "name_postcode": ("name_sorted_key", "postal_code"),
+    "street_city": ("street_line", "city_key"),
 }
 # Keys over a list column: a record joins one block per element (any phone of one record equal
 # to any phone of the other, mobile or landline; any name part with the birth date, which finds
@@ -267,9 +268,20 @@ def phone_comparison() -> cl.CustomComparison:
     )
 
 
+# The street line without its leading house number, for a record that has none: "17 stephen
+# street" / "stephen street" is the same street, not a disagreement.
+STREET_WITHOUT_NUMBER_SQL = (
+    "case when house_number_{side} is null then street_line_{side} "
+    "else ltrim(substr(street_line_{side}, length(house_number_{side}) + 1)) end"
+)
+
+
 def street_comparison() -> cl.CustomComparison:
     """The street line; the same words in another order (33 kingham place killarney / 33
-    killarney kingham place) are nearly the same characters."""
+    killarney kingham place) are nearly the same characters. A house number written on one side
+    only does not make the streets disagree; two different numbers on one street (neighbours)
+    still do."""
+    left, right = (STREET_WITHOUT_NUMBER_SQL.format(side=side) for side in "lr")
     return cl.CustomComparison(
         output_column_name="street_line",
         comparison_levels=[
@@ -278,6 +290,11 @@ def street_comparison() -> cl.CustomComparison:
             cll.JaroWinklerLevel("street_line", 0.9),
             cll.JaccardLevel("street_line", 0.9).configure(
                 label_for_charts="Nearly the same characters (words reordered)"
+            ),
+            cll.CustomLevel(
+                "(house_number_l is null) <> (house_number_r is null) "
+                f"and jaro_winkler_similarity({left}, {right}) >= 0.9",
+                label_for_charts="Same street, house number on one side only",
             ),
             cll.ElseLevel(),
         ],
@@ -300,6 +317,11 @@ def locality_comparison() -> cl.CustomComparison:
             ),
             cll.ExactMatchLevel("city_key").configure(
                 tf_adjustment_column="city_key", label_for_charts="Same city"
+            ),
+            # WALLSEND / WALLSGEND. Chinese city keys are division names, where two characters
+            # sharing the first (上海 / 上饶) stay far below this.
+            cll.JaroWinklerLevel("city_key", 0.9).configure(
+                label_for_charts="City names within a typo"
             ),
             cll.ElseLevel(),
         ],
@@ -362,6 +384,7 @@ def splink_linker(
         ]
         # Comparison levels and the name guard call it.
         con.execute(NAME_PARTS_DISAGREE_MACRO)
+        con.execute(CONSECUTIVE_NUMBERS_MACRO)
         db_api = DuckDBAPI(con)
         frames = []
         for index, source in enumerate(sources):
@@ -544,6 +567,14 @@ create or replace macro name_parts_disagree(left_tokens, right_tokens) as (
     )) > 0
 )
 """
+# Two identifiers that differ only in a last digit one apart: issued one after the other.
+CONSECUTIVE_NUMBERS_MACRO = """
+create or replace macro consecutive_numbers(left_id, right_id) as (
+    length(left_id) = length(right_id)
+    and left(left_id, -1) = left(right_id, -1)
+    and abs(ascii(right(left_id, 1)) - ascii(right(right_id, 1))) = 1
+)
+"""
 NAME_CONFLICT_SQL = """coalesce(
     len(l.name_tokens) > 1 and len(r.name_tokens) > 1
     -- An initial (Cristina H.) agrees with any name starting with it: no conflict.
@@ -551,8 +582,11 @@ NAME_CONFLICT_SQL = """coalesce(
     and not coalesce(l.name_original_script = r.name_original_script, false)
     and not coalesce(jaro_winkler_similarity(l.name_joined_key, r.name_joined_key) >= 0.8, false)
     and name_parts_disagree(l.name_tokens, r.name_tokens)
-    -- One ID card is one person, whatever the name field says.
-    and not coalesce(l.national_id = r.national_id, false),
+    -- One ID card is one person, whatever the name field says; so is a number one keystroke
+    -- off (a valid Chinese ID never is: its check character catches any one edit), unless it
+    -- is the next number in a series (family passports issued together).
+    and not coalesce(damerau_levenshtein(l.national_id, r.national_id) <= 1
+        and not consecutive_numbers(l.national_id, r.national_id), false),
     false)"""
 
 
@@ -563,13 +597,16 @@ def predict_pairs(
     review_threshold: float,
     auto_link_threshold: float,
     max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+    review_name_conflicts: bool = True,
 ) -> pa.Table:
     """Score candidate pairs; keep those at or above `review_threshold`.
 
     Returns record_key_l, record_key_r, match_weight, match_probability, is_auto_linked,
     has_name_conflict and, for pairs not linked automatically (the ones a steward reviews),
     `match_explanation`: the waterfall, a list of (comparison, level, match_weight) in model
-    order.
+    order. With `review_name_conflicts` (the default) a pair whose full names conflict is never
+    auto-linked; without it, the probability alone decides (for data without households, where
+    a different given name is an error rather than a relative).
     """
     with splink_linker(records, model, max_records_per_block_key) as (linker, con):
         predictions = linker.inference.predict(threshold_match_probability=review_threshold)
@@ -593,12 +630,12 @@ def predict_pairs(
                 record_key_r,
                 match_weight,
                 match_probability,
-                match_probability >= ? and not has_name_conflict as is_auto_linked,
+                match_probability >= ? and not (? and has_name_conflict) as is_auto_linked,
                 has_name_conflict,
                 case when not is_auto_linked then explanation end as match_explanation
             from scored
             """,
-            [auto_link_threshold],
+            [auto_link_threshold, review_name_conflicts],
         ).to_arrow_table()
 
 
