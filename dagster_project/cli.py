@@ -467,6 +467,17 @@ def _masked(column: str, value: object) -> str:
     return "∅" if value is None else str(mask_evidence(column, value))
 
 
+def _queue_reason(has_name_conflict: bool | None) -> str:
+    if has_name_conflict is None:
+        return "not recorded (queued before the reason was kept; the next daily run records it)"
+    if has_name_conflict:
+        return (
+            "the full names differ beyond typos (the name guard: relatives at one address "
+            "score high), so no probability links the pair automatically"
+        )
+    return "the match probability is in the review band"
+
+
 @review_app.command("list")
 def review_list(
     limit: Annotated[int, typer.Option(min=1, help="Pairs to show at most.")] = 20,
@@ -487,6 +498,7 @@ def review_list(
     table.add_column("pair", no_wrap=True, min_width=16)
     table.add_column("p(match)", justify="right")
     table.add_column("weight", justify="right")
+    table.add_column("why")
     table.add_column("record (left)", overflow="fold")
     table.add_column("name")
     table.add_column("record (right)", overflow="fold")
@@ -496,6 +508,7 @@ def review_list(
             row["pair_id"],
             "∅" if row["match_probability"] is None else f"{row['match_probability']:.3f}",
             "∅" if row["match_weight"] is None else f"{row['match_weight']:+.2f}",
+            {True: "names differ", False: "in band", None: "—"}[row["has_name_conflict"]],
             row["record_key_l"],
             _masked("full_name", row["full_name_l"]),
             row["record_key_r"],
@@ -534,6 +547,7 @@ def review_show(
         + ("∅" if weight is None else f"{weight:+.2f}"),
         highlight=False,
     )
+    console.print(f"queued because: {_queue_reason(pair.get('has_name_conflict'))}")
     if review.latest_decision:
         decision = review.latest_decision
         console.print(

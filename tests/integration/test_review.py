@@ -362,3 +362,42 @@ def test_decide_by_record_keys_splits_an_auto_linked_pair(warehouse: Path) -> No
     neither = runner.invoke(cli.app, ["review", "decide", "--match", "no", "--by", "li"])
     assert neither.exit_code == 2
     assert "--records" in neither.output
+
+
+def test_queue_says_which_pairs_the_name_guard_sent(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    # A queue from before the flag was kept: readable as it is, the next refresh adds the column.
+    con.execute("alter table er.review_queue drop column has_name_conflict")
+    con.close()
+    before = runner.invoke(cli.app, ["review", "list"])
+    assert before.exit_code == 0, before.output
+    assert "—" in before.output
+    assert "in band" not in before.output
+    con = duckdb.connect(str(warehouse))
+    _predictions(con, BAND)
+    con.execute("alter table er.pairwise_predictions add column has_name_conflict boolean")
+    con.execute(
+        "update er.pairwise_predictions set has_name_conflict = "
+        "(record_key_l = 'crm:1' and record_key_r = 'web_signup:3')"
+    )
+    refresh_review_queue(con, run_id="run-2", queued_at=datetime(2026, 11, 3, 3, 0))
+    flags = dict(
+        con.execute("select record_key_r, has_name_conflict from er.review_queue").fetchall()
+    )
+    con.close()
+    assert flags == {"erp_billing:9": False, "web_signup:3": True}
+
+    queue = _queue(warehouse)
+    listed = runner.invoke(cli.app, ["review", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = {line for line in listed.output.splitlines() if "RP" in line}
+    guard_pair, band_pair = (
+        queue[("crm:1", "web_signup:3")][0],
+        queue[("crm:1", "erp_billing:9")][0],
+    )
+    assert any(guard_pair in line and "names differ" in line for line in lines)
+    assert any(band_pair in line and "in band" in line for line in lines)
+    shown = runner.invoke(cli.app, ["review", "show", guard_pair])
+    assert "name guard" in shown.output
+    shown = runner.invoke(cli.app, ["review", "show", band_pair])
+    assert "in the review band" in shown.output

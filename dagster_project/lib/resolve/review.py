@@ -55,9 +55,14 @@ _DDL = (
         queued_at timestamp,
         -- The run whose score the row holds: a run that scores the pair the same leaves it.
         scored_run_id varchar,
-        status_changed_at timestamp
+        status_changed_at timestamp,
+        -- Queued by the name guard (full names disagree), whatever the probability, rather
+        -- than for a probability in the band.
+        has_name_conflict boolean
     )
     """,
+    # Queues created before the name-guard flag was kept.
+    f"alter table {QUEUE_TABLE} add column if not exists has_name_conflict boolean",
     "create sequence if not exists er.review_decision_id_seq start 1",
     f"""
     create table if not exists {DECISIONS_TABLE} (
@@ -160,6 +165,7 @@ def refresh_review_queue(
         if "match_explanation" in columns
         else f"null::{EXPLANATION_TYPE}"
     )
+    name_conflict = "has_name_conflict" if "has_name_conflict" in columns else "null::boolean"
     with _transaction(con, own=own_transaction):
         ensure_review_tables(con)
         # One row per unordered pair (the highest score if a pair was scored twice).
@@ -172,7 +178,8 @@ def refresh_review_queue(
                 greatest(record_key_l, record_key_r) as record_key_r,
                 match_probability,
                 match_weight,
-                {explanation} as match_explanation
+                {explanation} as match_explanation,
+                {name_conflict} as has_name_conflict
             from {PREDICTIONS_TABLE}
             where is_auto_linked = false and record_key_l <> record_key_r
             qualify row_number() over (
@@ -216,6 +223,7 @@ def refresh_review_queue(
                 match_probability = b.match_probability,
                 match_weight = b.match_weight,
                 match_explanation = b.match_explanation,
+                has_name_conflict = b.has_name_conflict,
                 scored_run_id = ?,
                 status_changed_at = if(q.status = 'open', q.status_changed_at, ?),
                 status = 'open'
@@ -225,7 +233,8 @@ def refresh_review_queue(
                   q.status = 'open' and (
                       q.match_probability is distinct from b.match_probability
                       or q.match_weight is distinct from b.match_weight
-                      or q.match_explanation is distinct from b.match_explanation)))
+                      or q.match_explanation is distinct from b.match_explanation
+                      or q.has_name_conflict is distinct from b.has_name_conflict)))
             """,
             [run_id, queued_at],
         )
@@ -239,9 +248,9 @@ def refresh_review_queue(
             insert into {QUEUE_TABLE} (
                 pair_id, record_key_l, record_key_r, match_probability, match_weight,
                 match_explanation, status, queued_run_id, queued_at, scored_run_id,
-                status_changed_at)
+                status_changed_at, has_name_conflict)
             select pair_id, record_key_l, record_key_r, match_probability, match_weight,
-                   match_explanation, 'open', ?, ?, ?, ?
+                   match_explanation, 'open', ?, ?, ?, ?, has_name_conflict
             from _review_band
             where pair_id not in (select pair_id from {QUEUE_TABLE})
             order by pair_id
@@ -612,6 +621,13 @@ def open_pairs(con: duckdb.DuckDBPyConnection, *, limit: int) -> tuple[list[dict
         return [], 0
     total = _count(con, f"select count(*) from {QUEUE_TABLE} where status = 'open'")
     has_records = table_exists(con, RECORDS_TABLE)
+    # A queue from before the flag was kept, read before the next run adds the column.
+    queue_columns = {row[0] for row in con.execute(f"describe {QUEUE_TABLE}").fetchall()}
+    name_conflict = (
+        "q.has_name_conflict"
+        if "has_name_conflict" in queue_columns
+        else "null::boolean as has_name_conflict"
+    )
     names = (
         "l.full_name as full_name_l, r.full_name as full_name_r"
         if has_records
@@ -625,8 +641,8 @@ def open_pairs(con: duckdb.DuckDBPyConnection, *, limit: int) -> tuple[list[dict
     )
     cursor = con.execute(
         f"""
-        select q.pair_id, q.match_probability, q.match_weight, q.record_key_l, q.record_key_r,
-               {names}, q.queued_at
+        select q.pair_id, q.match_probability, q.match_weight, {name_conflict},
+               q.record_key_l, q.record_key_r, {names}, q.queued_at
         from {QUEUE_TABLE} as q {joins}
         where q.status = 'open'
         order by q.match_probability desc nulls last, q.pair_id
