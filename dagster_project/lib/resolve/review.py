@@ -159,13 +159,10 @@ def refresh_review_queue(
         own_transaction: False when the caller already holds a transaction (for example the
             one replacing er.pairwise_predictions); the refresh then runs inside it.
     """
-    columns = {row[0] for row in con.execute(f"describe {PREDICTIONS_TABLE}").fetchall()}
-    explanation = (
-        f"match_explanation::{EXPLANATION_TYPE}"
-        if "match_explanation" in columns
-        else f"null::{EXPLANATION_TYPE}"
+    explanation = _column_or_null(
+        con, PREDICTIONS_TABLE, "match_explanation", EXPLANATION_TYPE, cast=True
     )
-    name_conflict = "has_name_conflict" if "has_name_conflict" in columns else "null::boolean"
+    name_conflict = _column_or_null(con, PREDICTIONS_TABLE, "has_name_conflict", "boolean")
     with _transaction(con, own=own_transaction):
         ensure_review_tables(con)
         # One row per unordered pair (the highest score if a pair was scored twice).
@@ -178,8 +175,8 @@ def refresh_review_queue(
                 greatest(record_key_l, record_key_r) as record_key_r,
                 match_probability,
                 match_weight,
-                {explanation} as match_explanation,
-                {name_conflict} as has_name_conflict
+                {explanation},
+                {name_conflict}
             from {PREDICTIONS_TABLE}
             where is_auto_linked = false and record_key_l <> record_key_r
             qualify row_number() over (
@@ -269,6 +266,17 @@ def refresh_review_queue(
     )
 
 
+def _column_or_null(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, sql_type: str, *, cast: bool = False
+) -> str:
+    """`column` (cast to `sql_type` if asked), or a typed null under its name when `table` was
+    written before the column existed (predictions without explanations, an older queue)."""
+    columns = {row[0] for row in con.execute(f"describe {table}").fetchall()}
+    if column not in columns:
+        return f"null::{sql_type} as {column}"
+    return f"{column}::{sql_type} as {column}" if cast else column
+
+
 def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
     return int(con.execute(query).fetchone()[0])
 
@@ -319,17 +327,11 @@ def record_decision(
         raise ValueError("give either a queued pair's ID or two record keys")
     ensure_review_tables(con)
     with _transaction(con):
-        if record_keys is not None:
-            pair_id, left, right = _published_pair(con, record_keys)
-        else:
-            pair_id = pair_id.strip().upper()
-            row = con.execute(
-                f"select record_key_l, record_key_r from {QUEUE_TABLE} where pair_id = ?",
-                [pair_id],
-            ).fetchone()
-            if row is None:
-                raise UnknownPairError(pair_id)
-            left, right = row
+        pair_id, left, right = (
+            _published_pair(con, record_keys)
+            if record_keys is not None
+            else _queued_pair(con, pair_id)
+        )
         earlier = con.execute(
             f"select count(*) from {DECISIONS_TABLE} where pair_id = ?", [pair_id]
         ).fetchone()[0]
@@ -347,6 +349,17 @@ def record_decision(
             [decided_at, pair_id],
         )
     return Decision(decision_id, pair_id, left, right, is_match, earlier > 0)
+
+
+def _queued_pair(con: duckdb.DuckDBPyConnection, pair_id: str) -> tuple[str, str, str]:
+    """(pair_id, record_key_l, record_key_r) of a pair the queue holds or held."""
+    pair_id = pair_id.strip().upper()
+    row = con.execute(
+        f"select record_key_l, record_key_r from {QUEUE_TABLE} where pair_id = ?", [pair_id]
+    ).fetchone()
+    if row is None:
+        raise UnknownPairError(pair_id)
+    return pair_id, *row
 
 
 def _published_pair(
@@ -622,12 +635,7 @@ def open_pairs(con: duckdb.DuckDBPyConnection, *, limit: int) -> tuple[list[dict
     total = _count(con, f"select count(*) from {QUEUE_TABLE} where status = 'open'")
     has_records = table_exists(con, RECORDS_TABLE)
     # A queue from before the flag was kept, read before the next run adds the column.
-    queue_columns = {row[0] for row in con.execute(f"describe {QUEUE_TABLE}").fetchall()}
-    name_conflict = (
-        "q.has_name_conflict"
-        if "has_name_conflict" in queue_columns
-        else "null::boolean as has_name_conflict"
-    )
+    name_conflict = _column_or_null(con, QUEUE_TABLE, "has_name_conflict", "boolean")
     names = (
         "l.full_name as full_name_l, r.full_name as full_name_r"
         if has_records
