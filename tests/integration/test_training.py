@@ -33,6 +33,17 @@ def test_training_saves_a_loadable_model_and_masked_offline_charts(tmp_path: Pat
     assert json.loads(model_path.read_text(encoding="utf-8")) == model
     assert outcome.records == len(RECORDS) + len(FILLER)
     assert sum(outcome.comparisons_by_rule.values()) > 0
+    # 306 records leave levels unseen: each is listed and weighs nothing (m = u), instead of
+    # a Splink default weight.
+    assert "street_line: Same street, house number on one side only" in outcome.neutral_levels
+    levels = {
+        f"{comparison['output_column_name']}: {level['label_for_charts']}": level
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+    }
+    for name in outcome.neutral_levels:
+        assert isinstance(levels[name]["m_probability"], float), name
+        assert levels[name]["m_probability"] == levels[name]["u_probability"], name
     for name in CHARTS:
         page = outcome.charts[name].read_text(encoding="utf-8")
         # Offline: the JavaScript is in the page, no script is fetched from the internet.

@@ -415,6 +415,8 @@ class TrainingReport:
     skipped_em_blocks: list[str]
     positive_labels: int
     m_from_labels: bool
+    # "comparison: level" for levels the data never showed, set to no evidence either way.
+    neutral_levels: list[str]
 
 
 # EM blocks: each leaves other comparisons free to be estimated; together every comparison is
@@ -472,7 +474,37 @@ def train_model(
                 training.estimate_m_from_pairwise_labels("steward_labels")
                 from_labels = True
         model = linker.misc.save_model_to_json()
-    return TrainingReport(model, used, skipped, positives, from_labels)
+    neutral = _neutralise_untrained_levels(model)
+    return TrainingReport(model, used, skipped, positives, from_labels, neutral)
+
+
+# Splink leaves an m or u it could not estimate unset (or "level not observed") and predicts
+# with its own spread of defaults: an arbitrary weight, which for a rare level (a one-keystroke
+# phone, a street without its house number) can be worse than "all other comparisons". A level
+# the training never showed, in the random sample or in EM among its comparison's other levels,
+# is evidence neither way: m = u. A comparison EM never ran on at all (too few pairs in every
+# block) keeps Splink's defaults, its designed fallback for an untrained comparison.
+_UNTRAINED = (None, "level not observed")
+_NEUTRAL_PROBABILITY = 1e-6
+
+
+def _neutralise_untrained_levels(model: dict) -> list[str]:
+    """Give the levels training never showed the weight 0 (in place); list them."""
+    neutralised = []
+    for comparison in model["comparisons"]:
+        levels = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        em_ran = any(level.get("m_probability") not in _UNTRAINED for level in levels)
+        for level in levels:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m not in _UNTRAINED or not (em_ran or u in _UNTRAINED):
+                continue
+            level["m_probability"] = level["u_probability"] = (
+                u if u not in _UNTRAINED else _NEUTRAL_PROBABILITY
+            )
+            neutralised.append(f"{comparison['output_column_name']}: {level['label_for_charts']}")
+    return neutralised
 
 
 def _block_pair_count(

@@ -46,6 +46,7 @@ class TrainingOutcome:
     skipped_em_blocks: list[str]
     positive_labels: int
     m_from_labels: bool
+    neutral_levels: list[str]
     comparisons_by_rule: dict[str, int]
     seconds: float
 
@@ -59,6 +60,7 @@ class TrainingOutcome:
             "skipped_em_blocks": ", ".join(self.skipped_em_blocks) or "none",
             "positive_steward_labels": self.positive_labels,
             "m_from_steward_labels": self.m_from_labels,
+            "levels_without_evidence": "; ".join(self.neutral_levels) or "none",
             "comparisons_by_blocking_rule": dg.MetadataValue.json(self.comparisons_by_rule),
             "training_seconds": round(self.seconds, 1),
             **{
@@ -118,6 +120,7 @@ def train_and_report(
         skipped_em_blocks=report.skipped_em_blocks,
         positive_labels=report.positive_labels,
         m_from_labels=report.m_from_labels,
+        neutral_levels=report.neutral_levels,
         comparisons_by_rule=comparisons_by_rule,
         seconds=time.perf_counter() - started,
     )
