@@ -8,8 +8,8 @@ every record is in the day's partition):
   sources' own column names, lineage columns and an ops.load_log row each;
 - intermediate.int_customer_records, N rows with the columns of issue 4 and realistic invalid
   shares (3% invalid e-mails, 1.5% invalid mobiles, 2% bad ID check digits ...);
-- main.customer_source_xref (N rows) and main.golden_customers (0.46 N customers, clusters of
-  1-8 records).
+- candidate.customer_source_xref (N rows) and candidate.golden_customers (0.46 N customers,
+  clusters of 1-8 records).
 
 Then it runs each shipped suite's gate as the Dagster check does (`validate_table` for the
 partition, Data Docs pages written, results recorded in quality.gate_results) and writes
@@ -36,7 +36,8 @@ import duckdb
 
 from dagster_project.config import load_config
 from dagster_project.lib.ingest.loader import ensure_ops_tables
-from dagster_project.lib.quality.gates import _gx_batch_definition, validate_table
+from dagster_project.lib.quality.gates import validate_table
+from dagster_project.lib.quality.gx_engine import gx_batch_definition
 from dagster_project.lib.quality.results import record_outcome
 from dagster_project.lib.quality.suites import discover_suites
 from dagster_project.settings import PROJECT_ROOT
@@ -116,7 +117,7 @@ def build_warehouse(path: Path, records: int) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     with duckdb.connect(str(path)) as con:
-        for schema in ("raw", "ops", "quarantine", "intermediate", "quality"):
+        for schema in ("raw", "ops", "quarantine", "intermediate", "quality", "candidate"):
             con.execute(f"create schema if not exists {schema}")
         ensure_ops_tables(con)
         for source in config.sources:
@@ -178,7 +179,7 @@ def build_warehouse(path: Path, records: int) -> dict[str, int]:
         # Golden customers: 0.46 per record (demo: 460,000 people per 1,000,000 records).
         con.execute(
             """
-            create table main.customer_source_xref as
+            create table candidate.customer_source_xref as
             select record_key, 'G' || lpad((floor(i * 0.46))::bigint::varchar, 9, '0')
                 as golden_customer_id, source_name, source_record_id
             from (select row_number() over () - 1 as i, * from intermediate.int_customer_records)
@@ -186,19 +187,19 @@ def build_warehouse(path: Path, records: int) -> dict[str, int]:
         )
         con.execute(
             """
-            create table main.golden_customers as
+            create table candidate.golden_customers as
             select golden_customer_id, any_value(full_name) as full_name,
                 any_value(email_normalised) as email,
                 any_value(mobile_phone_e164) as mobile_phone_e164,
                 any_value(date_of_birth) as date_of_birth, count(*) as source_record_count,
                 list_sort(list_distinct(list(xref.source_name))) as sources_present,
                 len(list_distinct(list(xref.source_name))) as source_count
-            from main.customer_source_xref xref
+            from candidate.customer_source_xref xref
             join intermediate.int_customer_records using (record_key)
             group by golden_customer_id
             """
         )
-        for table in ("main.customer_source_xref", "main.golden_customers"):
+        for table in ("candidate.customer_source_xref", "candidate.golden_customers"):
             counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     return counts
 
@@ -212,7 +213,7 @@ def main() -> None:
         print(json.dumps(build_warehouse(args.build_only, args.records)))
         return
     config = load_config(PROJECT_ROOT / "governance.yaml")
-    suites = discover_suites(PROJECT_ROOT / "expectations")
+    suites = discover_suites(PROJECT_ROOT / "expectations", [s.name for s in config.sources])
     workdir = Path(tempfile.mkdtemp(prefix="bench_gates_"))
     try:
         warehouse = workdir / "warehouse.duckdb"
@@ -229,7 +230,7 @@ def main() -> None:
         print(f"warehouse built in {build_s:.1f}s: {counts}", flush=True)
 
         clock = time.perf_counter()
-        _gx_batch_definition()
+        gx_batch_definition()
         gx_setup_s = time.perf_counter() - clock
 
         per_suite = {}

@@ -238,10 +238,14 @@ def run(warehouse: Path, config_path: Path | None) -> dict:
 
 def _dbt_golden(warehouse: Path, config) -> None:
     from dagster_project import settings
-    from dagster_project.lib.transform.dbt_project import dbt_executable
+    from dagster_project.lib.transform.dbt_project import (
+        dbt_environment,
+        dbt_executable,
+        dbt_project_for,
+    )
     from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 
-    project_dir = settings.dbt_project_dir()
+    project_dir = dbt_project_for(config, warehouse, settings.dbt_project_dir())
     with tempfile.TemporaryDirectory() as target:
         completed = subprocess.run(
             [
@@ -250,7 +254,7 @@ def _dbt_golden(warehouse: Path, config) -> None:
                 "--profiles-dir", str(project_dir), "--project-dir", str(project_dir),
                 "--target-path", target, "--log-path", target, *dbt_vars_arg(config),
             ],
-            cwd=project_dir, env={**os.environ, "CUSTODIAN_WAREHOUSE": str(warehouse)},
+            cwd=project_dir, env={**os.environ, **dbt_environment(warehouse)},
             check=False, capture_output=True, text=True,
         )  # fmt: skip
     if completed.returncode:

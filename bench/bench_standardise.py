@@ -30,7 +30,11 @@ from demo_day import DAY, demo_day
 from dagster_project import settings
 from dagster_project.config import load_config
 from dagster_project.lib.ingest.loader import load_partition
-from dagster_project.lib.transform.dbt_project import dbt_executable
+from dagster_project.lib.transform.dbt_project import (
+    dbt_environment,
+    dbt_executable,
+    dbt_project_for,
+)
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 from dagster_project.lib.transform.duckdb_plugin import register_udfs
 from dagster_project.lib.warehouse import connect
@@ -72,8 +76,8 @@ def run(work: Path, customers: int) -> dict:
         )
     print(f"loaded {raw_rows:,} raw rows", flush=True)
 
-    project_dir = settings.dbt_project_dir()
-    env = {**os.environ, "CUSTODIAN_WAREHOUSE": str(warehouse)}
+    project_dir = dbt_project_for(config, warehouse, settings.dbt_project_dir())
+    env = {**os.environ, **dbt_environment(warehouse)}
     dbt_common = [
         "--profiles-dir", str(project_dir), "--project-dir", str(project_dir),
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
@@ -81,7 +85,7 @@ def run(work: Path, customers: int) -> dict:
     ]  # fmt: skip
     started = time.perf_counter()
     completed = subprocess.run(
-        [dbt_executable(), "run", "--select", "staging", "int_customer_records", *dbt_common],
+        [dbt_executable(), "run", "--select", "tag:staging", "int_customer_records", *dbt_common],
         cwd=project_dir, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     dbt_wall = time.perf_counter() - started

@@ -58,3 +58,32 @@ SENSITIVITY_CLASSES = {
     "sensitive": "sensitive",
     "none": "none",
 }
+
+# Canonical fields a standardised column is computed from, where its name alone does not say
+# (a column named `<field>` or `<field>_<suffix>` comes from that field).
+_NAME_FIELDS = ("full_name", "given_name", "family_name", "name_original_script")
+_ADDRESS_FIELDS = ("address_line", "district", "city", "province", "postal_code")
+_DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "street_line": ("address_line",),
+    "province_code": _ADDRESS_FIELDS,
+    "admin_division_code": _ADDRESS_FIELDS,
+    "city_key": ("city",),
+}
+
+
+def source_fields_for(column: str) -> tuple[str, ...] | None:
+    """The canonical fields a warehouse column's values come from: a source that maps none of
+    them cannot have a value there, so a gate on the column says nothing about that source.
+
+    None for columns the platform computes for every record (keys, counts, scores).
+    """
+    if column in _DERIVED_FROM:
+        return _DERIVED_FROM[column]
+    if column in _NAME_FIELDS or column.startswith("name_"):
+        return _NAME_FIELDS
+    matches = [
+        field for field in CANONICAL_FIELDS if column == field or column.startswith(field + "_")
+    ]
+    if not matches or "source_record_id" in matches:
+        return None
+    return (max(matches, key=len),)

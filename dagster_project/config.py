@@ -60,6 +60,40 @@ class SqlExpression(_Strict):
 FieldMapping = Annotated[str, Field(min_length=1)] | SqlExpression
 
 
+RAW_SUITE_KEY = "raw"
+"""In `gates` blocks: every source's raw gate (expectations/raw/{source}__customers.json)."""
+
+GateBound = float | int | str
+
+
+class GateOverride(_Strict):
+    """A shipped gate's expectation adjusted to this company's data, by its Dagster check name.
+
+    Only what a threshold or a bound is may change; which column it judges stays the suite's.
+    Keys left out keep the suite's value.
+    """
+
+    mostly: float | None = Field(default=None, ge=0, le=1)
+    min_value: GateBound | None = None
+    max_value: GateBound | None = None
+    value_set: list[str | int | float | bool] | None = None
+    regex: str | None = None
+    severity: Literal["critical", "warning", "info"] | None = None
+    enabled: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        """The expectation arguments this override sets."""
+        return {
+            key: getattr(self, key)
+            for key in ("mostly", "min_value", "max_value", "value_set", "regex")
+            if key in self.model_fields_set
+        }
+
+
+# suite ("raw", or "<schema>.<table>") -> check name -> override
+GateOverrides = dict[str, dict[str, GateOverride]]
+
+
 class SourceConfig(_Strict):
     """One source system's export: where it lands, how to read it, how it maps to the canon."""
 
@@ -93,7 +127,21 @@ class SourceConfig(_Strict):
         "anyway and still report the duplicate, for sources whose data really can repeat.",
     )
     max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
+    max_field_length: int = Field(
+        default=10_000,
+        ge=1,
+        description="Characters one field of a row may hold. A longer field (a 10 MB note "
+        "pasted into a name, a runaway export) sends its row to quarantine rather than into "
+        "every layer downstream; raise it for sources with long free-text columns.",
+    )
     mapping: dict[str, FieldMapping]
+    gates: GateOverrides = Field(
+        default_factory=dict,
+        description="This source's gates: `raw` (its raw table's gate) or a suite judged per "
+        "source (intermediate.int_customer_records), then check name, then the settings "
+        "that differ for this source, e.g. {intermediate.int_customer_records: "
+        "{gx_mobile_phone_is_valid__in_set__critical: {mostly: 0.7}}}.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -253,6 +301,16 @@ class ScheduleConfig(_Strict):
     daily_at: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+class QualityConfig(_Strict):
+    """Gate settings that differ from the shipped suites, for every source (R5-R7)."""
+
+    gates: GateOverrides = Field(
+        default_factory=dict,
+        description="Suite (`raw` for every source's raw gate, else `<schema>.<table>`, e.g. "
+        "candidate.golden_customers), then check name, then the settings to change.",
+    )
+
+
 class GovernanceConfig(_Strict):
     """The whole governance.yaml."""
 
@@ -264,6 +322,7 @@ class GovernanceConfig(_Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     retention: RetentionConfig = RetentionConfig()
     masking: MaskingConfig = MaskingConfig()
+    quality: QualityConfig = QualityConfig()
 
     @field_validator("sources")
     @classmethod
@@ -301,6 +360,9 @@ def _describe(error: dict[str, Any], model_fields: dict[str, list[str]]) -> str:
     if error["type"] == "extra_forbidden":
         parent = ".".join(str(p) for p in error["loc"][:-1] if not isinstance(p, int))
         allowed = model_fields.get(parent)
+        names = [str(p) for p in error["loc"]]
+        if allowed is None and "gates" in names and len(names) - names.index("gates") == 4:
+            allowed = list(GateOverride.model_fields)  # gates.<suite>.<check>.<key>
         message = "unknown key" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
     elif error["type"] == "missing":
         message = "required key is missing"
@@ -321,6 +383,7 @@ def _allowed_keys() -> dict[str, list[str]]:
         "retention.policies": list(RetentionPolicy.model_fields),
         "masking": list(MaskingConfig.model_fields),
         "schedule": list(ScheduleConfig.model_fields),
+        "quality": list(QualityConfig.model_fields),
     }
 
 

@@ -11,6 +11,7 @@ from dagster_project.config import load_config
 from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
 from dagster_project.defs.pipeline import build_daily_job, build_schedules
+from dagster_project.defs.publish.assets import build_publish_asset
 from dagster_project.defs.quality.checks import build_gate_checks
 from dagster_project.defs.resolution.assets import (
     match_model,
@@ -20,12 +21,17 @@ from dagster_project.defs.resolution.assets import (
 from dagster_project.defs.resources import default_resources
 from dagster_project.defs.retention.assets import build_retention_assets, build_retention_job
 from dagster_project.defs.transform.dbt_assets import build_dbt_assets, dbt_resource
+from dagster_project.lib.publish import CANDIDATE_SCHEMA
 
 
 def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     """The graph for one governance.yaml (default: `settings.config_path()`)."""
     config_path = settings.config_path(config_path)
     config = load_config(config_path)
+    dbt_project, dbt_assets = build_dbt_assets(config)
+    candidates = [
+        key for asset in dbt_assets for key in asset.keys if key.path[0] == CANDIDATE_SCHEMA
+    ]
     jobs = [
         build_daily_job(config),
         build_audit_job(config),
@@ -34,7 +40,8 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     ]
     assets = [
         *build_ingestion_assets(config),
-        *build_dbt_assets(config),
+        *dbt_assets,
+        build_publish_asset(candidates),
         record_clusters,
         match_model,
         *build_audit_assets(config),
@@ -43,10 +50,10 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         # Each suite's checks take the partitions of the asset it gates.
-        asset_checks=build_gate_checks(assets),
+        asset_checks=build_gate_checks(assets, config, config_path),
         jobs=jobs,
         schedules=build_schedules(config, jobs),
-        resources={**default_resources(config_path), "dbt": dbt_resource()},
+        resources={**default_resources(config_path), "dbt": dbt_resource(dbt_project)},
         # Each step runs in its own process (so a crash in DuckDB or Splink fails that step,
         # not the run) forked from a server that has already imported the project: importing
         # dagster, dagster-dbt and pandas costs ~7 s a step otherwise.

@@ -43,3 +43,15 @@ def dbt_project_dir() -> Path:
 
 def expectations_dir() -> Path:
     return PROJECT_ROOT / "expectations"
+
+
+def dagster_home() -> Path:
+    """The Dagster instance folder: `$DAGSTER_HOME`, else `./.dagster`.
+
+    The default is the folder `make ui` uses when run from the repository root, so runs started
+    with `custodian` appear in the UI, and both share one pool limit on warehouse writers.
+    """
+    if env := os.environ.get("DAGSTER_HOME"):
+        # Dagster wants it absolute; a relative value means relative to where the command runs.
+        return Path(env).expanduser().absolute()
+    return Path.cwd() / ".dagster"

@@ -23,7 +23,17 @@ import duckdb
 # which every connection would otherwise pay.
 EXTENSIONS = ("encodings", "httpfs")
 
-SCHEMAS = ("raw", "quarantine", "ops", "er", "quality", "monitoring", "audit", "privacy")
+SCHEMAS = (
+    "raw",
+    "quarantine",
+    "ops",
+    "er",
+    "quality",
+    "candidate",
+    "monitoring",
+    "audit",
+    "privacy",
+)
 
 _LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
 

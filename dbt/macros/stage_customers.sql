@@ -1,16 +1,24 @@
 {#- One source's raw rows as canonical customer records: renamed onto the canonical fields as
-    governance.yaml maps them (var custodian_sources), then standardised. A source of ordinary
-    shape needs only the one-line model that calls this macro.
+    governance.yaml maps them (var custodian_sources), then standardised. Each configured
+    source's model is one generated line calling this macro (lib/transform/source_models.py).
 
     Every standardised field keeps the same trio where it can be judged: the standard value, a
     <field>_is_valid flag (null when not given) and a <field>_invalid_reason. -#}
 {% macro stage_customers(source_name) %}
     {%- set source_config = var('custodian_sources').get(source_name, {}) -%}
     {%- set mapping = source_config.get('mapping', {}) -%}
+    {%- set raw_relation = source('raw', source_name ~ '__customers') -%}
+    {#- No delivery has created the raw table yet (a source before its first file, or one whose
+        files are optional): no rows, the same columns, so the union downstream still builds. -#}
+    {%- set raw_exists = custodian_relation_exists(raw_relation) -%}
 with
 
 source_rows as (
-    select * from {{ source('raw', source_name ~ '__customers') }}
+    {%- if raw_exists %}
+        select * from {{ raw_relation }}
+    {%- else %}
+        select 1 as no_delivery_yet where false
+    {%- endif %}
 ),
 
 renamed as (
@@ -18,7 +26,7 @@ renamed as (
         '{{ source_name }}' as source_name,
     {%- for field in var('custodian_canonical_fields') %}
         {%- set spec = mapping.get(field) %}
-        {%- if spec is none %}
+        {%- if spec is none or not raw_exists %}
         null::varchar as {{ field }},
         {%- elif 'column' in spec %}
         nullif(trim({{ adapter.quote(spec['column']) }}), '') as {{ field }},
@@ -28,10 +36,10 @@ renamed as (
     {%- endfor %}
         '{{ source_config.get("default_region", "CN") }}' as default_region,
         {{ source_config.get('trust_rank', 99) }} as trust_rank,
-        _partition_date as partition_date,
-        _row_number as source_row_number,
-        _file_path as source_file_path,
-        _loaded_at as loaded_at
+        {{ '_partition_date' if raw_exists else 'null::date' }} as partition_date,
+        {{ '_row_number' if raw_exists else 'null::bigint' }} as source_row_number,
+        {{ '_file_path' if raw_exists else 'null::varchar' }} as source_file_path,
+        {{ '_loaded_at' if raw_exists else 'null::timestamp' }} as loaded_at
     from source_rows
 ),
 

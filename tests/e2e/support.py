@@ -29,8 +29,9 @@ def custodian(env: dict[str, str], *args: str, timeout: int = 900) -> subprocess
 def demo_environment(
     root: Path, *, customers: int, days: int, start: date, seed: int
 ) -> tuple[Path, dict[str, str]]:
-    """Generate demo drops under root/landing; return it and an env naming root's config and
-    warehouse (and no DAGSTER_HOME, so runs use an ephemeral instance unless a test sets one)."""
+    """Generate demo drops under root/landing; return it and an env naming root's config,
+    warehouse and Dagster instance folder (root/.dagster, created by the first run), so no run
+    lands in the developer's ./.dagster. A test may point DAGSTER_HOME elsewhere."""
     landing = root / "landing"
     config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
     config["landing_root"] = str(landing)
@@ -41,7 +42,7 @@ def demo_environment(
         "CUSTODIAN_CONFIG": str(config_path),
         "CUSTODIAN_WAREHOUSE": str(root / "warehouse" / "custodian.duckdb"),
     }
-    env.pop("DAGSTER_HOME", None)
+    env["DAGSTER_HOME"] = str(root / ".dagster")
     generated = custodian(
         env, "demo-data", "--out", str(landing), "--customers", str(customers),
         "--days", str(days), "--start", start.isoformat(), "--seed", str(seed), timeout=300,

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from dagster_project import settings
+from dagster_project.config import load_config
 from dagster_project.defs.quality.checks import build_gate_checks
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.settings import PROJECT_ROOT
@@ -59,7 +60,9 @@ def _definitions(
     assets = [customers, customer_summary]
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_gate_checks(assets, expectations_dir),
+        asset_checks=build_gate_checks(
+            assets, load_config(PROJECT_ROOT / "governance.yaml"), None, expectations_dir
+        ),
         jobs=[dg.define_asset_job("gated", selection=dg.AssetSelection.all())],
         resources={
             "warehouse": WarehouseResource(path=str(warehouse)),

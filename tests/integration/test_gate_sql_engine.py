@@ -17,13 +17,10 @@ import pandas as pd
 import pytest
 
 from dagster_project.lib.quality import sql_engine
-from dagster_project.lib.quality.gates import (
-    GateOutcome,
-    mask_for_evidence,
-    outcome_for_frame,
-    table_columns,
-    validate_table,
-)
+from dagster_project.lib.quality.evidence import mask_for_evidence
+from dagster_project.lib.quality.gates import table_columns, validate_table
+from dagster_project.lib.quality.gx_engine import outcome_for_frame
+from dagster_project.lib.quality.outcomes import GateOutcome
 from dagster_project.lib.quality.suites import GateSuite, SuiteError, parse_suite
 
 PARAMETERS = {"partition_date": datetime(2026, 11, 1)}

@@ -16,15 +16,19 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.config import load_config
+from dagster_project.config import GovernanceConfig, load_config
 from dagster_project.lib.ingest.loader import ensure_ops_tables
-from dagster_project.lib.quality.gates import (
-    GateOutcome,
-    outcome_for_frame,
-    validate_table,
-)
+from dagster_project.lib.quality.gates import validate_table
+from dagster_project.lib.quality.gx_engine import outcome_for_frame
+from dagster_project.lib.quality.outcomes import GateOutcome
 from dagster_project.lib.quality.results import ADDED_COLUMNS, ensure_gate_results, record_outcome
-from dagster_project.lib.quality.suites import GateSuite, load_suite, parse_suite
+from dagster_project.lib.quality.suites import (
+    RAW_SUITE_PATTERN,
+    GateSuite,
+    discover_suites,
+    load_suite,
+    parse_suite,
+)
 from dagster_project.settings import PROJECT_ROOT
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"
@@ -40,7 +44,7 @@ def _suite(table: str, expectations: list[dict], **settings) -> GateSuite:
 
 def _warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    for schema in ("raw", "ops", "quarantine", "intermediate", "quality"):
+    for schema in ("raw", "ops", "quarantine", "intermediate", "quality", "candidate"):
         con.execute(f"create schema if not exists {schema}")
     return con
 
@@ -312,7 +316,7 @@ def test_a_column_missing_from_the_table_fails_its_expectation_naming_it(tmp_pat
 # --- raw suites: the source's mapping, the partition, the load log --------------------------------
 
 CRM = CONFIG.source("crm")
-CRM_SUITE = load_suite(EXPECTATIONS / "raw" / "crm__customers.json")
+CRM_SUITE = load_suite(EXPECTATIONS / "raw" / RAW_SUITE_PATTERN, "crm__customers")
 
 
 def _load_crm(con, day: str, ids: list[str], *, quarantined: int = 0, status: str = "loaded"):
@@ -440,17 +444,17 @@ def test_an_orphan_xref_row_fails_with_its_keys_as_evidence(tmp_path: Path) -> N
     con = _warehouse(tmp_path)
     try:
         con.execute(
-            "create table main.golden_customers as select 'G1' as golden_customer_id "
+            "create table candidate.golden_customers as select 'G1' as golden_customer_id "
             "union all select 'G2'"
         )
         con.execute(
-            "create table main.customer_source_xref as select * from (values "
+            "create table candidate.customer_source_xref as select * from (values "
             "('crm:1', 'G1', 'crm', '1'), ('erp_billing:7', 'G2', 'erp_billing', '7'), "
             "('web_signup:9', 'G9', 'web_signup', '9')) "
             "t(record_key, golden_customer_id, source_name, source_record_id)"
         )
         outcome = validate_table(
-            con, load_suite(EXPECTATIONS / "main" / "customer_source_xref.json")
+            con, load_suite(EXPECTATIONS / "candidate" / "customer_source_xref.json")
         )
     finally:
         con.close()
@@ -489,8 +493,7 @@ def realistic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run_shipped(path: Path, docs: Path | None = None) -> dict[str, GateOutcome]:
     outcomes = {}
     with duckdb.connect(str(path)) as con:
-        for suite_path in sorted(EXPECTATIONS.glob("*/*.json")):
-            suite = load_suite(suite_path)
+        for suite in discover_suites(EXPECTATIONS, [source.name for source in CONFIG.sources]):
             outcomes["/".join(suite.asset_key)] = validate_table(
                 con,
                 suite,
@@ -632,3 +635,82 @@ def test_an_existing_gate_results_table_gains_the_new_columns(tmp_path: Path) ->
     assert rows[0] == ("new-run", "gx_customer_id__unique")
     assert ("old-run", None) in rows
     assert len(rows) == 5
+
+
+# --- governance.yaml fits the gates to the data ------------------------------------------------
+
+
+def _sources_config(crm_gates: dict | None = None) -> GovernanceConfig:
+    def source(name: str, mapping: dict, gates: dict | None = None) -> dict:
+        return {
+            "name": name,
+            "system": "other",
+            "path": f"{name}/{{date:%Y%m%d}}.csv",
+            "format": "csv",
+            "start_date": DAY_1,
+            "trust_rank": 1,
+            "mapping": {"source_record_id": "id", **mapping},
+            "gates": gates or {},
+        }
+
+    return GovernanceConfig.model_validate(
+        {
+            "landing_root": "/tmp",
+            "sources": [
+                source("crm", {"email": "mail"}, crm_gates),
+                source("erp_billing", {"email": "mail"}),
+                source("web_signup", {"full_name": "name"}),  # no e-mail at all
+            ],
+        }
+    )
+
+
+def test_a_source_with_its_own_threshold_is_judged_by_it_alone(records_warehouse) -> None:
+    check = "gx_email_is_valid__in_set"
+    config = _sources_config({"intermediate.records": {check: {"mostly": 0.6}}})
+    outcome = validate_table(
+        records_warehouse, RECORDS_SUITE, partition=(DAY_2, DAY_2), config=config
+    )
+    email = {o.slice_name: o for o in _by_check(outcome)[check]}
+    # 30% invalid: above the suite's 15%, within the 40% this source is allowed.
+    assert email["source_name=crm"].success
+    assert email["source_name=crm"].threshold["mostly"] == 0.6
+    assert email["source_name=erp_billing"].threshold["mostly"] == 0.85
+    assert outcome.critical_failures == []
+    # Without the override the same day fails, so the override is what let it through.
+    plain = validate_table(
+        records_warehouse, RECORDS_SUITE, partition=(DAY_2, DAY_2), config=_sources_config()
+    )
+    assert [o.slice_name for o in plain.critical_failures] == ["source_name=crm"]
+
+
+def test_a_field_a_source_does_not_map_is_reported_not_judged(tmp_path: Path) -> None:
+    con = _warehouse(tmp_path)
+    try:
+        frame = _records([("crm", DAY_2, 190, 10), ("web_signup", DAY_2, 0, 0)])
+        web = pd.DataFrame(
+            {
+                "record_key": [f"web_signup:{n}" for n in range(150)],
+                "source_name": "web_signup",
+                "latest_partition_date": date.fromisoformat(DAY_2),
+                "email_normalised": None,
+                "email_is_valid": None,
+                "email_invalid_reason": None,
+            }
+        )
+        con.register("frame", pd.concat([frame, web]))
+        con.execute("create table intermediate.records as select * from frame")
+        outcome = validate_table(
+            con, RECORDS_SUITE, partition=(DAY_2, DAY_2), config=_sources_config()
+        )
+    finally:
+        con.close()
+    assert {o.slice_name for o in _by_check(outcome)["gx_email_is_valid__in_set"]} == {
+        "source_name=crm"
+    }
+    assert (
+        "gx_email_is_valid__in_set",
+        "source_name=web_signup",
+        "web_signup does not map email (governance.yaml): nothing to judge",
+    ) in [(n.check_name, n.slice_name, n.reason) for n in outcome.not_judged]
+    assert outcome.critical_failures == []

@@ -10,19 +10,20 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.config import SourceConfig
+from dagster_project.lib.ingest.load_result import IngestionError
 from dagster_project.lib.ingest.loader import (
     LINEAGE_COLUMNS,
-    IngestionError,
     ensure_ops_tables,
     load_partition,
 )
@@ -556,7 +557,14 @@ def test_header_only_csv_is_an_empty_partition_not_an_error(
     assert result.status == "empty"
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)
     assert _rows(con, "select count(*) from raw.crm__customers") == [(0,)]
-    assert _log(con, DAY_1)[0]["status"] == "empty"
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (
+        "empty",
+        0,
+        0,
+        0,
+    )
+    assert log["message"] == "file has no data rows"
 
 
 def test_sql_in_values_names_and_paths_is_stored_verbatim(
@@ -753,25 +761,54 @@ def test_ragged_rows_are_each_quarantined_and_counted(
     assert _rows(con, "select _row_number from raw.crm__customers order by 1") == [(2,), (6,)]
 
 
-def test_a_ten_megabyte_field_loads_whole(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
-    source = _source()
+def test_a_ten_megabyte_field_is_quarantined_and_loads_whole_with_a_raised_limit(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
     note = "备注" * (5 * 2**20 // 3) + "x" * 7  # a little over 10 MB of UTF-8
     assert len(note.encode()) > 10 * 2**20
-    _land(landing, source, DAY_1, f'customer_id,name,note\n1,A,"{note}"\n2,B,short\n'.encode())
+    record = f'1,A,"{note}"'
+    content = f"customer_id,name,note\n{record}\n2,B,short\n".encode()
 
+    # Default max_field_length (10,000 characters): the row goes to quarantine, whole.
+    source = _source(max_quarantine_share=0.5)
+    path = _land(landing, source, DAY_1, content)
     result = load_partition(con, source, landing, DAY_1, "run-1")
 
     _assert_accounted(result, 2)
-    assert result.rows_loaded == 2
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 1, 1)
+    assert _rows(con, "select customer_id, _row_number from raw.crm__customers") == [("2", 3)]
+    ((file_path, line, raw, reason),) = _quarantine(con, DAY_1)
+    assert (file_path, line) == (str(path), 2)
+    assert raw == record, "the raw text is kept whole"
+    assert reason == (
+        f'field "note" is {len(note):,} characters, above max_field_length 10,000 (governance.yaml)'
+    )
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (
+        "loaded",
+        2,
+        1,
+        1,
+    )
+    assert "1 row(s) quarantined for a field" in log["message"]
+    assert "max_field_length 10,000" in log["message"]
+
+    # A source with long free text raises the limit, and the field loads whole.
+    roomy = _source(max_field_length=20 * 2**20)
+    result = load_partition(con, roomy, landing, DAY_1, "run-2")
+
+    _assert_accounted(result, 2)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
     assert _rows(
         con, "select note = ?, _row_number from raw.crm__customers order by 2", [note]
     ) == [
         (True, 2),
         (False, 3),
     ]
+    assert _quarantine(con, DAY_1) == []
 
 
-def test_duplicate_header_names_keep_both_columns(
+def test_repeated_unmapped_header_names_load_both_columns_and_say_so(
     con: duckdb.DuckDBPyConnection, landing: Path
 ) -> None:
     source = _source()
@@ -780,11 +817,21 @@ def test_duplicate_header_names_keep_both_columns(
     result = load_partition(con, source, landing, DAY_1, "run-1")
 
     _assert_accounted(result, 1)
+    assert result.status == "loaded"
     columns = [c for c in _column_types(con, "raw.crm__customers") if c not in LINEAGE_COLUMNS]
     assert columns == ["customer_id", "name", "phone", "phone_1", "column4"]
     assert _rows(con, "select phone, phone_1, column4 from raw.crm__customers") == [
         ("139", "010", "z")
     ]
+    expected = (
+        'column "phone" appears twice in the header (columns 3 and 4); not mapped, so both are '
+        'loaded, as "phone" and "phone_1"'
+    )
+    assert result.message == expected
+    assert result.extra_columns == ["phone", "phone_1", "column4"]
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["message"]) == ("loaded", expected)
+    assert log["extra_columns"] == ["phone", "phone_1", "column4"]
 
 
 def test_non_utf8_bytes_in_jsonl_quarantine_that_line_only(
@@ -894,3 +941,442 @@ def test_on_duplicate_file_defaults_to_skip_and_is_documented() -> None:
     assert "SHA-256" in (field.description or "")
     with pytest.raises(ValueError, match="on_duplicate_file"):
         _source(on_duplicate_file="sometimes")
+
+
+# --- The bad-input battery, second round: each case checks the outcome, the ops.load_log row
+# (status, counts, a message naming the file, column or reason) and the quarantine rows.
+
+SECRET = "Zhang-San-13800138000"  # a customer value no log message may repeat
+
+JSONL = {
+    "name": "web_signup",
+    "system": "web",
+    "path": "web/{date:%Y-%m-%d}.jsonl",
+    "format": "jsonl",
+    "mapping": {"source_record_id": "id", "full_name": "name"},
+}
+PARQUET = {
+    "name": "call_center",
+    "system": "call_center",
+    "path": "cc/{date:%Y-%m-%d}.parquet",
+    "format": "parquet",
+    "mapping": {"source_record_id": "ticket_id", "full_name": "name"},
+}
+
+
+def _land_parquet(root: Path, source: SourceConfig, day: date, table: pa.Table) -> Path:
+    path = root / source.path_for(day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return _rows(con, "select table_name from information_schema.tables where table_schema='raw'")
+
+
+@pytest.mark.parametrize("overrides", [{}, JSONL, PARQUET], ids=["csv", "jsonl", "parquet"])
+def test_zero_byte_file_is_an_empty_partition_without_a_phantom_column(
+    con: duckdb.DuckDBPyConnection, landing: Path, overrides: dict
+) -> None:
+    source = _source(**overrides)
+    path = _land(landing, source, DAY_1, b"")
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.status, result.message) == ("empty", "file is empty (0 bytes)")
+    _assert_accounted(result, 0)
+    assert result.extra_columns == []
+    # No table of lineage columns alone: the staging model treats a missing table as no rows.
+    assert _raw_tables(con) == []
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["message"], log["file_path"]) == (
+        "empty",
+        "file is empty (0 bytes)",
+        str(path),
+    )
+    assert (log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (0, 0, 0)
+    assert log["file_sha256"] == hashlib.sha256(b"").hexdigest()
+    assert log["extra_columns"] == []
+
+
+def test_zero_byte_redelivery_empties_the_day_and_adds_no_column(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\n")
+    load_partition(con, source, landing, DAY_1, "run-1")
+    _land(landing, source, DAY_1, b"")
+
+    result = load_partition(con, source, landing, DAY_1, "run-2")
+
+    assert result.status == "empty"
+    assert _rows(con, "select count(*) from raw.crm__customers") == [(0,)]
+    columns = [c for c in _column_types(con, "raw.crm__customers") if c not in LINEAGE_COLUMNS]
+    assert columns == ["customer_id", "name"]
+    assert [log["status"] for log in _log(con, DAY_1)] == ["loaded", "empty"]
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\n\r\n\n"], ids=["bom-only", "blank-lines"])
+def test_csv_of_blank_lines_only_is_empty(
+    con: duckdb.DuckDBPyConnection, landing: Path, content: bytes
+) -> None:
+    source = _source()
+    _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.status, result.message) == ("empty", "file has no data rows")
+    assert result.extra_columns == []
+    assert _raw_tables(con) == []
+    assert _log(con, DAY_1)[0]["status"] == "empty"
+
+
+def test_blank_header_above_data_rows_fails_saying_so(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()
+    path = _land(landing, source, DAY_1, f"\n1,{SECRET}\n".encode())
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert "line 1, where the header should be, is blank" in str(caught.value)
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["message"]) == ("failed", str(caught.value))
+    assert str(path) in log["message"]
+    assert SECRET not in log["message"]
+
+
+def test_control_characters_in_csv_fields_quarantine_the_row_naming_column_and_code_point(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.9)
+    records = [
+        "1,Li\x00Wei,ok",  # NUL
+        "2,Wang,esc\x1b[0m",  # ESC
+        "3,Zhao\x7f,bell\x07",  # DEL and BEL, in two fields
+        '4,"tab\tand\r\nnewline",fine',  # tab, CR and LF are text, not control
+        "5,Chen,plain",
+    ]
+    content = ("customer_id,name,note\n" + "\n".join(records) + "\n").encode()
+    path = _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 5)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 2, 3)
+    assert _rows(
+        con, "select customer_id, name, _row_number from raw.crm__customers order by 1"
+    ) == [
+        ("4", "tab\tand\r\nnewline", 5),
+        ("5", "Chen", 7),
+    ]
+    assert _quarantine(con, DAY_1) == [
+        (str(path), 2, records[0], 'field "name" holds a control character (U+0000)'),
+        (str(path), 3, records[1], 'field "note" holds a control character (U+001B)'),
+        (
+            str(path),
+            4,
+            records[2],
+            'field "name" holds a control character (U+007F); '
+            'field "note" holds a control character (U+0007)',
+        ),
+    ]
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (
+        "loaded",
+        5,
+        2,
+        3,
+    )
+    assert log["message"].startswith("3 row(s) quarantined for a field holding a control character")
+
+
+def test_nul_in_a_jsonl_field_quarantines_that_line(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(**JSONL, max_quarantine_share=0.5)
+    lines = ['{"id": "W1", "name": "Li\\u0000Wei"}', "", '{"id": "W2", "name": "Wang"}']
+    path = _land(landing, source, DAY_1, ("\n".join(lines) + "\n").encode())
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 2)
+    assert _rows(con, "select id, _row_number from raw.web_signup__customers") == [("W2", 3)]
+    assert _quarantine(con, DAY_1) == [
+        (str(path), 1, lines[0], 'field "name" holds a control character (U+0000)')
+    ]
+    (log,) = _log(con, DAY_1)
+    assert (log["rows_read"], log["rows_loaded"], log["rows_quarantined"]) == (2, 1, 1)
+
+
+def test_bad_parquet_fields_quarantine_the_row_by_row_number(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(**PARQUET, max_quarantine_share=0.9, max_field_length=5)
+    table = pa.table(
+        {
+            "ticket_id": pa.array([1, 2, 3], pa.int64()),
+            "name": pa.array(["Li", "Wang\x00", "Zhao-Zhao"], pa.string()),
+        }
+    )
+    path = _land_parquet(landing, source, DAY_1, table)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 3)
+    assert _rows(con, "select ticket_id, _row_number from raw.call_center__customers") == [("1", 1)]
+    quarantined = _quarantine(con, DAY_1)
+    assert [(row[0], row[1], row[3]) for row in quarantined] == [
+        (str(path), 2, 'field "name" holds a control character (U+0000)'),
+        (str(path), 3, 'field "name" is 9 characters, above max_field_length 5 (governance.yaml)'),
+    ]
+    # No raw text exists for a Parquet row: the row's values as staged, as JSON.
+    assert json.loads(quarantined[1][2]) == {"ticket_id": "3", "name": "Zhao-Zhao"}
+
+
+def test_field_length_counts_characters_not_bytes(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_field_length=4)
+    _land(landing, source, DAY_1, "customer_id,name\n1,欧阳娜娜\n".encode())  # 12 bytes
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+
+
+def test_bad_field_rows_count_towards_max_quarantine_share(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source()  # 5%
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\x00\n2,B\n")
+
+    with pytest.raises(IngestionError, match="max_quarantine_share"):
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["rows_quarantined"], log["rows_skipped"]) == ("rejected", 1, 1)
+    assert "1 of 2 rows (50.0%) were quarantined" in log["message"]
+    assert [row[1] for row in _quarantine(con, DAY_1)] == [2]
+
+
+def _drift(landing: Path) -> tuple[SourceConfig, Path]:
+    source = _source()
+    return source, _land(landing, source, DAY_1, f"customer_id,full_name\n1,{SECRET}\n".encode())
+
+
+def _wrong_encoding(landing: Path) -> tuple[SourceConfig, Path]:
+    source = _source(encoding="gb18030", mapping={"source_record_id": "id"})
+    return source, _land(landing, source, DAY_1, b"id,name\n1,\xff\xfe\xfd\n")
+
+
+def _truncated_parquet(landing: Path) -> tuple[SourceConfig, Path]:
+    source = _source(**PARQUET)
+    table = pa.table({"ticket_id": [str(i) for i in range(1000)], "name": [SECRET] * 1000})
+    path = _land_parquet(landing, source, DAY_1, table)
+    path.write_bytes(path.read_bytes()[:2000])
+    return source, path
+
+
+def _repeated_mapped_header(landing: Path) -> tuple[SourceConfig, Path]:
+    source = _source(mapping={"source_record_id": "customer_id", "email": "email"})
+    content = f"customer_id,name,mobile,x,email,a,b,c,email\n1,{SECRET},1,2,a@x,3,4,5,b@x\n"
+    return source, _land(landing, source, DAY_1, content.encode())
+
+
+@pytest.mark.parametrize(
+    ("deliver", "message_part", "rows_read"),
+    [
+        (_drift, "mapped column(s) ['name'] missing from the file (schema drift)", 1),
+        (_wrong_encoding, "cannot read", 0),
+        (_truncated_parquet, "as parquet", 0),
+        (
+            _repeated_mapped_header,
+            'column "email" appears twice in the header (columns 5 and 9); governance.yaml '
+            "maps it, so which one to load is ambiguous: fix the export or rename one",
+            1,
+        ),
+    ],
+    ids=["schema-drift", "wrong-encoding", "truncated-parquet", "repeated-mapped-header"],
+)
+def test_a_failed_load_leaves_a_failed_log_row_and_the_previous_day_intact(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    deliver: Callable[[Path], tuple[SourceConfig, Path]],
+    message_part: str,
+    rows_read: int,
+) -> None:
+    source, path = deliver(landing)
+    # An earlier good delivery of the same day, as CSV with the mapped columns: what a failed
+    # re-run must leave in place.
+    earlier = _source(name=source.name, path="earlier/{date:%Y-%m-%d}.csv", mapping=source.mapping)
+    columns = list(dict.fromkeys(source.mapping.values()))
+    _land(
+        landing, earlier, DAY_1, f"{','.join(columns)}\n{','.join('v' * len(columns))}\n".encode()
+    )
+    assert load_partition(con, earlier, landing, DAY_1, "r0").status == "loaded"
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    message = str(caught.value)
+    assert message_part in message
+    assert str(path) in message
+    assert SECRET not in message
+    loaded, failed = _log(con, DAY_1)
+    assert loaded["status"] == "loaded"
+    assert (failed["status"], failed["message"], failed["run_id"]) == ("failed", message, "run-1")
+    assert failed["file_path"] == str(path)
+    assert failed["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (failed["rows_read"], failed["rows_loaded"], failed["rows_quarantined"]) == (
+        rows_read,
+        0,
+        0,
+    )
+    assert failed["rows_skipped"] == rows_read
+    # The failure rolled nothing forward: the day's earlier rows are still there.
+    table = f"raw.{source.name}__customers"
+    assert _rows(con, f"select count(*), min(_run_id) from {table}") == [(1, "r0")]
+
+
+def test_repeated_mapped_header_fails_whatever_the_case_or_mapping_kind(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(mapping={"source_record_id": "customer_id", "full_name": {"expr": "Name"}})
+    _land(landing, source, DAY_1, b"customer_id,Name,name\n1,A,B\n")
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert (
+        'column "Name" appears twice in the header (columns 2 and 3, as "Name" and "name"); '
+        "governance.yaml maps it"
+    ) in str(caught.value)
+    assert _raw_tables(con) == []
+    assert _log(con, DAY_1)[0]["status"] == "failed"
+
+
+def test_repeated_mapped_parquet_column_fails_naming_it(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(**PARQUET)
+    names = ["ticket_id", "name", "name"]
+    table = pa.Table.from_arrays([pa.array(["1"]), pa.array(["A"]), pa.array(["B"])], names=names)
+    _land_parquet(landing, source, DAY_1, table)
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert 'column "name" appears twice in the file\'s schema (columns 2 and 3)' in str(
+        caught.value
+    )
+    assert _log(con, DAY_1)[0]["status"] == "failed"
+
+
+def test_record_count_mismatch_leaves_a_failed_log_row(
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The parser and the scan agree on every real file the tests know; a scan that counts one
+    # record too many stands in for the day they do not.
+    from dagster_project.lib.ingest import csv_records
+
+    real_scan = csv_records.scan_csv_records
+
+    def scan_with_a_phantom_record(*args, **kwargs):
+        records = real_scan(*args, **kwargs)
+        records.starts = np.append(records.starts, records.size)
+        records.ends = np.append(records.ends, records.size + 1)
+        records.lines = np.append(records.lines, records.lines[-1] + 1)
+        return records
+
+    monkeypatch.setattr(csv_records, "scan_csv_records", scan_with_a_phantom_record)
+    source = _source()
+    _land(landing, source, DAY_1, b"customer_id,name\n1,A\n")
+
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert "independent record count disagrees" in str(caught.value)
+    (log,) = _log(con, DAY_1)
+    assert (log["status"], log["message"], log["rows_read"]) == ("failed", str(caught.value), 2)
+    assert log["rows_skipped"] == 2
+
+
+def test_each_distinct_reason_appears_once_per_line(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(max_quarantine_share=0.9, mapping={"source_record_id": "a"})
+    content = (
+        b"a,b,c\n"
+        + b'1,"x"y,"p"q\n'  # two unterminated-quote errors in one record
+        + b"2,2,3,4,5,6\n"  # three fields too many: DuckDB reports Found: 4, 5 and 6
+        + "3,张三,李四\n".encode("gbk")  # two undecodable fields
+        + b"4,x,y\n"
+    )
+    _land(landing, source, DAY_1, content)
+
+    result = load_partition(con, source, landing, DAY_1, "run-1")
+
+    _assert_accounted(result, 4)
+    reasons = {row[1]: row[3] for row in _quarantine(con, DAY_1)}
+    assert set(reasons) == {2, 3, 4}
+    for reason in reasons.values():
+        parts = reason.split("; ")
+        kinds = [part.split(":")[0] for part in parts]
+        assert len(kinds) == len(set(kinds)), reason
+    assert reasons[2].count("UNQUOTED VALUE") == 1
+    assert reasons[3] == "TOO MANY COLUMNS: Expected Number of Columns: 3 Found: 6"
+    assert reasons[4].count("INVALID ENCODING") == 1
+
+
+def test_extra_columns_are_reported_on_a_first_load_and_new_ones_named_later(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        mapping={
+            "source_record_id": "customer_id",
+            "full_name": "name",
+            "city": {"expr": "json_extract_string(address, '$.city')"},
+            "email": {"expr": 'lower("E-Mail")'},
+        }
+    )
+    # `city` is only a JSON path inside a string in the expression: not a use of the column.
+    header = 'customer_id,name,address,E-Mail,wechat_id,city\n1,A,"{}",a@x,wx,Beijing\n'
+    _land(landing, source, DAY_1, header.encode())
+
+    first = load_partition(con, source, landing, DAY_1, "run-1")
+
+    assert first.extra_columns == ["wechat_id", "city"]
+    assert first.message == ""
+    (log,) = _log(con, DAY_1)
+    assert log["extra_columns"] == ["wechat_id", "city"]
+
+    _land(landing, source, DAY_2, (header.split("\n")[0] + ",vip\n2,B,,b@x,wx2,SH,gold\n").encode())
+    second = load_partition(con, source, landing, DAY_2, "run-2")
+
+    assert second.extra_columns == ["wechat_id", "city", "vip"]
+    assert second.message == "new column(s) since the last load: vip"
+    (log,) = _log(con, DAY_2)
+    assert (log["extra_columns"], log["message"]) == (
+        ["wechat_id", "city", "vip"],
+        "new column(s) since the last load: vip",
+    )
+
+
+def test_a_mapping_expression_the_file_cannot_bind_fails_naming_its_field(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    source = _source(
+        mapping={"source_record_id": "customer_id", "city": {"expr": "upper(ortt)"}},
+    )
+    path = _land(landing, source, DAY_1, b"customer_id,ort\nC1,Berlin\n")
+    with pytest.raises(IngestionError) as caught:
+        load_partition(con, source, landing, DAY_1, "run-1")
+    message = str(caught.value)
+    assert "mapping.city {expr: upper(ortt)} does not work on the file's columns" in message
+    assert str(path) in message
+    assert "Berlin" not in message
+    ((status,),) = _rows(con, "select status from ops.load_log")
+    assert status == "failed"

@@ -13,6 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dagster_project import cli
+from dagster_project.cli import review as review_commands
 from dagster_project.lib.resolve.clustering import cluster_records
 from dagster_project.lib.resolve.review import (
     labelled_pairs,
@@ -67,7 +68,7 @@ BAND = [
 @pytest.fixture
 def warehouse(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Wide enough that table cells are not cut: the assertions read whole values.
-    monkeypatch.setattr(cli, "console", Console(width=220))
+    monkeypatch.setattr(review_commands, "console", Console(width=220))
     path = isolated_env / "warehouse" / "custodian.duckdb"
     path.parent.mkdir(parents=True)
     con = duckdb.connect(str(path))

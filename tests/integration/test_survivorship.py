@@ -16,9 +16,14 @@ import yaml
 
 from dagster_project import settings
 from dagster_project.config import load_config
+from dagster_project.lib.publish import publish
 from dagster_project.lib.resolve.ledger import assign_golden_ids
 from dagster_project.lib.resolve.review import ensure_review_tables, record_correction
-from dagster_project.lib.transform.dbt_project import dbt_executable
+from dagster_project.lib.transform.dbt_project import (
+    dbt_environment,
+    dbt_executable,
+    dbt_project_for,
+)
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 
 MODELS = settings.dbt_project_dir() / "models"
@@ -56,26 +61,31 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 
 
 def _dbt_run(warehouse: Path, tmp_path: Path) -> None:
-    project_dir = settings.dbt_project_dir()
+    """Build the golden marts as the daily job does: candidates, then published."""
+    config = load_config(settings.PROJECT_ROOT / "governance.yaml")
+    project_dir = dbt_project_for(config, warehouse, settings.dbt_project_dir())
     completed = subprocess.run(
         [
             dbt_executable(), "run", "--select",
             "int_steward_corrections__latest golden_customers golden_field_lineage",
             "--profiles-dir", str(project_dir), "--project-dir", str(project_dir),
             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-            *dbt_vars_arg(load_config(settings.PROJECT_ROOT / "governance.yaml")),
+            *dbt_vars_arg(config),
         ],
-        cwd=project_dir, env={**os.environ, "CUSTODIAN_WAREHOUSE": str(warehouse)},
+        cwd=project_dir, env={**os.environ, **dbt_environment(warehouse)},
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
+    with duckdb.connect(str(warehouse)) as con:
+        publish(con, ["golden_customers", "golden_field_lineage"], run_id="t", partition_key=None)
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("create schema intermediate; create schema er")
+        con.execute("create schema intermediate; create schema er; create schema candidate")
+        con.execute("create schema ops")
         _create_from_dictionary(
             con,
             MODELS / "intermediate" / "_intermediate__models.yml",
@@ -84,7 +94,7 @@ def warehouse(tmp_path: Path) -> Path:
         )
         _create_from_dictionary(
             con, MODELS / "marts" / "_marts__models.yml", "customer_source_xref",
-            "main.customer_source_xref",
+            "candidate.customer_source_xref",
         )  # fmt: skip
         for record in RECORDS:
             _insert(con, "intermediate.int_customer_records",
@@ -95,7 +105,7 @@ def warehouse(tmp_path: Path) -> Path:
         ledger = assign_golden_ids(con, clusters, run_id="run-1", recorded_at=datetime.now(UTC))
         for row in ledger.assignments.to_pylist():
             record_key, golden_id = row["record_key"], row["golden_customer_id"]
-            _insert(con, "main.customer_source_xref",
+            _insert(con, "candidate.customer_source_xref",
                     {"record_key": record_key, "golden_customer_id": golden_id,
                      "source_name": record_key.split(":")[0],
                      "source_record_id": record_key.split(":")[1]})  # fmt: skip

@@ -85,7 +85,7 @@ def test_every_source_has_a_daily_asset_and_the_golden_table_is_gated(
     for source in load_config(PROJECT_ROOT / "governance.yaml").sources:
         assert f"raw/{source.name}__customers" in keys
     checks = {key.to_user_string() for key in graph.asset_check_keys}
-    golden_ids_unique = "main/golden_customers:gx_golden_customer_id__unique"
+    golden_ids_unique = "candidate/golden_customers:gx_golden_customer_id__unique"
     assert golden_ids_unique in checks
     assert graph.get_check_spec(
         next(k for k in graph.asset_check_keys if k.to_user_string() == golden_ids_unique)

@@ -18,11 +18,9 @@ import pytest
 import yaml
 
 from dagster_project.canonical import CANONICAL_FIELDS
-from dagster_project.lib.quality.gates import (
-    LINEAGE_COLUMNS,
-    LOAD_FACT_COLUMNS,
-    build_gx_expectation,
-)
+from dagster_project.config import load_config
+from dagster_project.lib.quality.evidence import LINEAGE_COLUMNS, LOAD_FACT_COLUMNS
+from dagster_project.lib.quality.gx_engine import build_gx_expectation
 from dagster_project.lib.quality.suites import (
     SEVERITIES,
     GateSuite,
@@ -35,7 +33,8 @@ from dagster_project.settings import PROJECT_ROOT
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"
 DBT_MODELS = PROJECT_ROOT / "dbt" / "models"
-SUITES = discover_suites(EXPECTATIONS)
+CONFIG = load_config(PROJECT_ROOT / "governance.yaml")
+SUITES = discover_suites(EXPECTATIONS, [source.name for source in CONFIG.sources])
 
 
 def _suite_id(suite: GateSuite) -> str:
@@ -64,8 +63,8 @@ def test_the_project_gates_every_layer() -> None:
         "raw/web_signup__customers",
         "raw/call_center__customers",
         "intermediate/int_customer_records",
-        "main/golden_customers",
-        "main/customer_source_xref",
+        "candidate/golden_customers",
+        "candidate/customer_source_xref",
     } <= keys
 
 
@@ -144,7 +143,7 @@ def test_every_suite_gates_an_asset_of_the_definitions(definitions, suite: GateS
 
 
 def test_every_source_table_has_a_raw_suite(definitions) -> None:
-    # A new source without a suite would load ungated: copy expectations/raw/crm__customers.json.
+    # Every configured source is gated by the raw pattern without a file of its own.
     _, graph, _ = definitions
     raw_assets = {k.to_user_string() for k in graph.get_all_asset_keys() if k.path[0] == "raw"}
     assert raw_assets <= {_suite_id(suite) for suite in SUITES}
@@ -161,19 +160,20 @@ def test_a_suite_whose_file_name_names_no_asset_fails_the_definitions(tmp_path: 
 
     from dagster_project.defs.quality.checks import build_gate_checks
 
-    @dg.asset(key=["main", "golden_customers"])
+    @dg.asset(key=["candidate", "golden_customers"])
     def golden_customers() -> None: ...
 
-    folder = tmp_path / "expectations" / "main"
+    folder = tmp_path / "expectations" / "candidate"
     folder.mkdir(parents=True)
-    shipped = (EXPECTATIONS / "main" / "golden_customers.json").read_text(encoding="utf-8")
+    shipped = (EXPECTATIONS / "candidate" / "golden_customers.json").read_text(encoding="utf-8")
     (folder / "golden_customer.json").write_text(shipped, encoding="utf-8")  # the typo
 
     with pytest.raises(SuiteError) as caught:
-        build_gate_checks([golden_customers], tmp_path / "expectations")
+        build_gate_checks([golden_customers], CONFIG, None, tmp_path / "expectations")
 
-    assert "golden_customer.json gates main/golden_customer, which no asset materialises" in str(
-        caught.value
+    assert (
+        "golden_customer.json gates candidate/golden_customer, which no asset materialises"
+        in str(caught.value)
     )
 
 

@@ -21,9 +21,12 @@ from typing import Any
 import dagster as dg
 
 from dagster_project import settings
+from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
-from dagster_project.lib.quality.gates import ExpectationOutcome, GateOutcome, validate_table
+from dagster_project.lib.quality.gates import validate_table
+from dagster_project.lib.quality.outcomes import ExpectationOutcome, GateOutcome
+from dagster_project.lib.quality.overrides import apply_gate_overrides, validate_gate_config
 from dagster_project.lib.quality.results import record_outcome
 from dagster_project.lib.quality.suites import (
     GateSuite,
@@ -83,13 +86,13 @@ def check_result(
         "column": expectation.column or "(table)",
         "partition": outcome.partition_label or "(whole table)",
     }
-    if outcome.skipped_reason:
+    if expectation.disabled or outcome.skipped_reason:
         return dg.AssetCheckResult(
             asset_key=dg.AssetKey(suite.asset_key),
             check_name=expectation.check_name,
             passed=True,
             severity=severity,
-            description=f"not validated: {outcome.skipped_reason}",
+            description=f"not validated: {expectation.disabled or outcome.skipped_reason}",
             metadata={**common, "validated": False},
         )
     items = outcome.for_check(expectation.check_name)
@@ -154,7 +157,7 @@ def _specs(
             dg.AssetCheckSpec(
                 expectation.check_name,
                 asset=dg.AssetKey(suite.asset_key),
-                blocking=expectation.is_blocking,
+                blocking=expectation.is_blocking and not expectation.disabled,
                 partitions_def=partitions_def,
                 description=(
                     f"[{expectation.severity}] "
@@ -216,19 +219,31 @@ def _gate_check(
 
 
 def build_gate_checks(
-    assets: Sequence[dg.AssetsDefinition], expectations_dir: Path | None = None
+    assets: Sequence[dg.AssetsDefinition],
+    config: GovernanceConfig,
+    config_path: Path | None = None,
+    expectations_dir: Path | None = None,
 ) -> list[dg.AssetChecksDefinition]:
-    """Checks for every suite; a suite naming no asset of `assets` fails loudly, naming the file
-    (a typo in a file name must not silently disable a gate)."""
+    """Checks for every suite, as governance.yaml adjusts them (lib/quality/overrides.py).
+
+    Raises:
+        SuiteError: a suite names no asset of `assets` (a typo in a file name must not silently
+            disable a gate) or cannot be read.
+        ConfigError: governance.yaml adjusts a suite, check or argument that does not exist.
+    """
     partitions_by_key = {key: asset.partitions_def for asset in assets for key in asset.keys}
+    suites = discover_suites(
+        expectations_dir or settings.expectations_dir(), [s.name for s in config.sources]
+    )
+    validate_gate_config(config, suites, config_path)
     checks = []
-    for suite in discover_suites(expectations_dir or settings.expectations_dir()):
+    for suite in apply_gate_overrides(config, suites):
         key = dg.AssetKey(suite.asset_key)
         if key not in partitions_by_key:
             known = sorted(k.to_user_string() for k in partitions_by_key)
             raise SuiteError(
                 f"{suite.path} gates {key.to_user_string()}, which no asset materialises; "
-                f"assets: {known}"
+                f"assets: {known}. Rename the file after the table it gates, or delete it."
             )
         checks.append(_gate_check(suite, partitions_by_key[key]))
     return checks

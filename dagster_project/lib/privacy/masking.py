@@ -113,22 +113,30 @@ _COLUMN_ALIASES = {"name_pinyin": "full_name", "name_sorted": "full_name", "emai
 
 @cache
 def dictionary_classes() -> dict[str, str]:
-    """Column name -> PII class, from the dbt data dictionary (dbt/models/**/_*.yml meta.pii).
+    """Column name -> PII class, from the dbt data dictionary (dbt/models/**/_*.yml and
+    dbt/dictionary/*.yml, meta.pii).
 
     A name means the same thing in every model, so one class per name; where two models
     disagree the stricter class wins.
     """
     strictness = {"none": 0, "quasi-identifier": 1, "direct identifier": 2, "sensitive": 3}
     classes: dict[str, str] = {}
-    for path in sorted((settings.dbt_project_dir() / "models").rglob("_*.yml")):
+    project = settings.dbt_project_dir()
+    column_lists = []
+    for path in sorted((project / "models").rglob("_*.yml")):
         for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            for column in model.get("columns") or []:
-                pii = (column.get("meta") or {}).get("pii")
-                name = column["name"].lower()
-                if pii in strictness and strictness[pii] >= strictness.get(
-                    classes.get(name, "none"), 0
-                ):
-                    classes[name] = pii
+            column_lists.append(model.get("columns") or [])
+    # The staging models' columns: their entries are generated from this list per source.
+    for path in sorted((project / "dictionary").glob("*.yml")):
+        column_lists.append((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("columns"))
+    for columns in column_lists:
+        for column in columns or []:
+            pii = (column.get("meta") or {}).get("pii")
+            name = column["name"].lower()
+            if pii in strictness and strictness[pii] >= strictness.get(
+                classes.get(name, "none"), 0
+            ):
+                classes[name] = pii
     return classes
 
 

@@ -5,8 +5,8 @@ GE's own site builder re-renders every stored validation on each build and needs
 validation's page is rendered here with GE's own renderer (~0.15 s a page), laid out as GE's
 file site lays it out (`validations/<suite>/<run>/<time>/<batch>.html`, so the page's relative
 links work), with a suite page under `expectations/` and an `index.html` listing the latest
-validations, newest first. The results handed in are already masked (gates.py): Data Docs show
-no customer's value either.
+validations, newest first. The results handed in are already masked (`evidence.py`): Data
+Docs show no customer's value either.
 
 Styling comes from CDNs the page links to; offline the page is plain but complete.
 """
@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dagster_project.lib.quality.evidence import plain
+from dagster_project.lib.quality.gx_engine import build_gx_expectation, gx_batch_definition
 from dagster_project.lib.quality.suites import GateSuite, load_suite
 
 MANIFEST = "validations.jsonl"
@@ -84,8 +86,6 @@ def combined_result(
         ExpectationConfiguration,
     )
 
-    from dagster_project.lib.quality.gates import _plain
-
     results = list(gx_result.results) if gx_result is not None else []
     for verdict, details in sql_verdicts:
         expectation = verdict.expectation
@@ -94,7 +94,7 @@ def combined_result(
                 success=verdict.success,
                 expectation_config=ExpectationConfiguration(
                     type=expectation.type,
-                    kwargs=_plain(verdict.kwargs),
+                    kwargs=plain(verdict.kwargs),
                     meta={**expectation.meta, "custodian_check": expectation.check_name},
                     description=expectation.description,
                     severity=expectation.severity,
@@ -130,14 +130,12 @@ def write_suite_page(docs_dir: Path, suite: GateSuite) -> Path:
     """The suite's expectations page (what the validation pages link to), when stale."""
     from great_expectations.render.renderer import ExpectationSuitePageRenderer
 
-    from dagster_project.lib.quality.gates import _gx_batch_definition, build_gx_expectation
-
     page = docs_dir / "expectations" / Path(*_suite_dirs(suite)).with_suffix(".html")
     if suite.path.is_file():
         if page.is_file() and page.stat().st_mtime >= suite.path.stat().st_mtime:
             return page
         suite = load_suite(suite.path)  # the whole file, even when a run checked a subset
-    gx, _ = _gx_batch_definition()
+    gx, _ = gx_batch_definition()
     gx_suite = gx.ExpectationSuite(
         name=suite.name,
         expectations=[build_gx_expectation(suite, e) for e in suite.expectations],

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.lib.quality.gates import GateOutcome
+from dagster_project.lib.quality.outcomes import GateOutcome
 
 GATE_RESULTS_DDL = """
 create table if not exists quality.gate_results (

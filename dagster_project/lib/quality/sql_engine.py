@@ -97,7 +97,8 @@ def literal(value: Any) -> str:
     raise ValueError(f"no SQL literal for {type(value).__name__}")
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
+    """A DuckDB identifier, double-quoted."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -160,7 +161,7 @@ def _plan_one(
     mostly = kwargs.get("mostly", 1)
     if not _is_number(mostly) or not 0 <= mostly <= 1:
         raise _UnsupportedError
-    value, kind = _quote(column), kinds.get(column, "")
+    value, kind = quote(column), kinds.get(column, "")
     kind = kind.upper()
     type_ = expectation.type
     if type_ == "expect_column_values_to_not_be_null":
@@ -256,7 +257,7 @@ def column_kinds(
 ) -> dict[str, str]:
     """DuckDB's type of every projected column (derived and mapped expressions included)."""
     selects = ", ".join(
-        f"{expression} as {_quote(name)}" for name, (expression, _) in projection.items()
+        f"{expression} as {quote(name)}" for name, (expression, _) in projection.items()
     )
     if not selects:
         return {}
@@ -343,7 +344,7 @@ def evaluate(
     if key_sql:
         inner.append(f"{key_sql} as __key")
     for column in dict.fromkeys(item.expectation.column for item in planned if item.value):
-        inner.append(f"{projection[column][0]} as {_quote(column)}")
+        inner.append(f"{projection[column][0]} as {quote(column)}")
     table_sql = f"(select {', '.join(inner)} from {table_sql}{where}) as batch"
     where, label, key_sql = "", "__slice", "__key" if key_sql else None
     # One aggregate list per expectation; `n` is every slice's element count.
@@ -373,7 +374,9 @@ def evaluate(
     if key_sql:
         _keys_to_values(con, planned, found_rows, table_sql, where, params, key_sql)
     # A slice without rows (an empty table) is judged as GE judges an empty batch.
-    empty = dict.fromkeys(names, None) | {"n": 0} | {n: 0 for n in names if n[:2] in ("nn", "u")}
+    empty = (
+        dict.fromkeys(names, None) | {"n": 0} | {n: 0 for n in names if n.startswith(("nn", "u"))}
+    )
     rows = {name: found_rows.get(name) or {**empty, "slice_name": name} for name, _ in slices}
 
     verdicts: dict[str, list[SqlVerdict]] = {name: [] for name, _ in slices}

@@ -2,7 +2,12 @@
 
 A suite's path names the asset it gates: `expectations/<schema>/<table>.json` gates the asset
 `[schema, table]`, which materialises the table `<schema>.<table>`. Adding a gate is adding a
-file. The file is an ExpectationSuite as Great Expectations 1.x writes it (`name`,
+file. One file is a pattern: `expectations/raw/{source}__customers.json` gates the raw table of
+every source in governance.yaml, so a source needs no suite of its own (a file
+`raw/<source>__customers.json` replaces the pattern for that one source). Thresholds that fit
+one company's data are set in governance.yaml, not here (`overrides.py`).
+
+The file is an ExpectationSuite as Great Expectations 1.x writes it (`name`,
 `expectations` with `type`, `kwargs`, `severity`, `description`, `meta`), so GE itself can load
 it; what the platform adds lives under GE's free-form `meta`:
 
@@ -89,6 +94,8 @@ class SuiteExpectation:
     description: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     evidence_columns: tuple[str, ...] = ()
+    # Why the expectation is not evaluated (switched off in governance.yaml), or None.
+    disabled: str | None = None
 
     @property
     def column(self) -> str | None:
@@ -333,15 +340,67 @@ def parse_suite(path: Path, definition: Any, schema: str, table: str) -> GateSui
     return GateSuite(path, schema, table, definition, tuple(expectations))
 
 
-def load_suite(path: Path) -> GateSuite:
-    """One suite file; its parent folder is the schema, its stem the table."""
+RAW_SUITE_PATTERN = "{source}__customers.json"
+"""expectations/raw/<this>: the gate of every configured source's raw table."""
+
+RAW_TABLE_SUFFIX = "__customers"
+
+
+def _read(path: Path) -> Any:
     try:
-        definition = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise SuiteError(f"{path}: not valid JSON ({exc})") from None
-    return parse_suite(path, definition, path.parent.name, path.stem)
 
 
-def discover_suites(expectations_dir: Path) -> list[GateSuite]:
-    """Every `<schema>/<table>.json` under the folder, parsed."""
-    return [load_suite(path) for path in sorted(expectations_dir.glob("*/*.json"))]
+def load_suite(path: Path, table: str | None = None) -> GateSuite:
+    """One suite file; its parent folder is the schema, its stem the table (or `table`, for the
+    raw pattern applied to one source)."""
+    definition = _read(path)
+    if table is not None and isinstance(definition, dict):
+        definition = {**definition, "name": table}
+    return parse_suite(path, definition, path.parent.name, table or path.stem)
+
+
+def raw_source_name(suite: GateSuite) -> str | None:
+    """The source a raw suite gates (`raw.crm__customers` -> crm), else None."""
+    if not suite.is_raw or not suite.table.endswith(RAW_TABLE_SUFFIX):
+        return None
+    return suite.table.removesuffix(RAW_TABLE_SUFFIX)
+
+
+def discover_suites(
+    expectations_dir: Path, source_names: list[str] | None = None
+) -> list[GateSuite]:
+    """Every suite under the folder, parsed; the raw pattern once per source in `source_names`.
+
+    Raises:
+        SuiteError: a file cannot be used, or a raw suite names a source that is not configured
+            (a misspelt file name must not silently disable a gate).
+    """
+    suites: list[GateSuite] = []
+    pattern: Path | None = None
+    specific: dict[str, GateSuite] = {}
+    for path in sorted(expectations_dir.glob("*/*.json")):
+        if path.parent.name == "raw" and path.name == RAW_SUITE_PATTERN:
+            pattern = path
+            continue
+        suite = load_suite(path)
+        source = raw_source_name(suite)
+        if source is not None and source_names is not None:
+            if source not in source_names:
+                raise SuiteError(
+                    f"{path} gates raw.{suite.table}, but governance.yaml has no source "
+                    f"{source!r} (sources: {', '.join(source_names)}). Rename the file after a "
+                    f"configured source, or delete it; every source's raw table is gated by "
+                    f"raw/{RAW_SUITE_PATTERN} already."
+                )
+            specific[source] = suite
+            continue
+        suites.append(suite)
+    if pattern is not None and source_names is not None:
+        for source in source_names:
+            if source not in specific:
+                suites.append(load_suite(pattern, f"{source}{RAW_TABLE_SUFFIX}"))
+    suites.extend(specific.values())
+    return sorted(suites, key=lambda suite: (suite.schema, suite.table))

@@ -1,1 +1,0 @@
-{{ stage_customers('call_center') }}
