@@ -206,15 +206,26 @@ class MatchingConfig(_Strict):
 
     auto_link_threshold: float = Field(default=0.90, gt=0, lt=1)
     review_threshold: float = Field(default=0.70, gt=0, lt=1)
-    model_path: str = "dagster_project/lib/resolve/model/customer_model.json"
-    # The comparison budget: a blocking key value shared by more records than this (a
-    # switchboard number, a placeholder birth date) blocks nothing, so no record is compared with
-    # more than ~this many others per blocking rule.
+    # The trained Splink model, relative to this config file's folder: training on your own
+    # data writes your own model and never the shipped demo model. Until `custodian train` has
+    # written it, the daily run uses the shipped demo model and says so.
+    model_path: str = "models/customer_model.json"
+    # A blocking key value shared by more records than this (a switchboard number, a person
+    # with hundreds of records, a common name in one city) is compared in sorted windows of
+    # `block_window` records instead of all pairs.
     max_records_per_block_key: int = Field(default=100, ge=2, le=10_000)
     # Full names that disagree beyond typos (陈薇 / 陈梓蕾) are sent to a steward however high the
     # pair scores: relatives share an address, a landline and a surname. Switch off only for
     # data without households, where a different given name is a data-entry error.
     review_name_conflicts: bool = True
+    # A block larger than max_records_per_block_key is compared in sorted windows of this many
+    # records (overlapping by half) instead of all pairs: a person with 800 records is still
+    # compared, a switchboard number cannot make 44,850 pairs.
+    block_window: int = Field(default=20, ge=2, le=1_000)
+    # Blocking keys are used in order (identifiers first, fuzzy keys last) while the pairs they
+    # generate stay below this many per record: data without identifiers gets the fuzzy keys,
+    # data with them does not pay for keys that would add little.
+    max_pairs_per_record: float = Field(default=25, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _review_below_auto(self) -> MatchingConfig:
@@ -430,6 +441,11 @@ def load_config(path: Path | str) -> GovernanceConfig:
         raise ConfigError(_format_validation_error(path, exc)) from None
     if not config.landing_root.is_absolute():
         config = config.model_copy(update={"landing_root": path.parent / config.landing_root})
+    if not Path(config.matching.model_path).is_absolute():
+        # Absolute, so no reader resolves it against the working directory or the repository.
+        model_path = str(path.resolve().parent / config.matching.model_path)
+        matching = config.matching.model_copy(update={"model_path": model_path})
+        config = config.model_copy(update={"matching": matching})
     return config
 
 

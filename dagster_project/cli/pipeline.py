@@ -278,8 +278,10 @@ def purge(
 def train(config: ConfigOption = None) -> None:
     """Refit the Splink match model from the warehouse's records and steward labels.
 
-    Writes the model to matching.model_path (commit it: the daily run loads it) and its charts
-    under the reports folder.
+    The new model replaces the one at matching.model_path (relative to the config; commit it:
+    the daily run loads it) only after it validates; otherwise the working model stays and the
+    reason is printed (exit 1). Charts go under the reports folder; what training had to work
+    around on this data is printed as warnings.
     """
     config_path, _ = load_governance(config)
     job_name = "retrain_match_model"
@@ -290,9 +292,16 @@ def train(config: ConfigOption = None) -> None:
             failure_summary(result, job_log_path(job_name)), highlight=False, markup=False
         )
         raise typer.Exit(EXIT_RUN_FAILED)
+    warnings: list[str] = []
     for event in result.get_asset_materialization_events():
         for name, value in event.event_specific_data.materialization.metadata.items():
-            console.print(f"  {name}: {getattr(value, 'value', value)}", highlight=False)
+            text = getattr(value, "value", value)
+            if name == "training_warnings":
+                warnings += [] if text == "none" else str(text).splitlines()
+                continue
+            console.print(f"  {name}: {text}", highlight=False)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
 
 
 def docs(config: ConfigOption = None) -> None:

@@ -128,10 +128,12 @@ final as (
         mobile_result.phone_type as mobile_phone_type,
         mobile_result.is_valid as mobile_phone_is_valid,
         mobile_result.invalid_reason as mobile_phone_invalid_reason,
+        {{ phone_digits('mobile_phone') }} as mobile_phone_digits,
         landline_result.e164 as landline_phone_e164,
         landline_result.phone_type as landline_phone_type,
         landline_result.is_valid as landline_phone_is_valid,
         landline_result.invalid_reason as landline_phone_invalid_reason,
+        {{ phone_digits('landline_phone') }} as landline_phone_digits,
 
         email_result.email_normalised,
         email_result.email_is_valid,

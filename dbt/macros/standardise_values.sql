@@ -76,3 +76,11 @@
 {% macro is_valid_when_given(given_column, standard_expression) -%}
     case when {{ given_column }} is not null then {{ standard_expression }} is not null end
 {%- endmacro %}
+
+{#- A phone value's digits as written: full-width digits made ASCII, everything else dropped.
+    Kept beside the standard number for the values the validator rejects (a prefix the
+    numbering plan does not know, a digit missing): two records with the same rejected digits
+    are still evidence of one person. -#}
+{% macro phone_digits(column) -%}
+    nullif(regexp_replace(translate({{ column }}, '０１２３４５６７８９', '0123456789'), '[^0-9]', '', 'g'), '')
+{%- endmacro %}

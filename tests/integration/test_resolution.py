@@ -3,6 +3,7 @@ the comparison budget, steward decisions as constraints, stable IDs, and model c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,8 +43,10 @@ COLUMNS = {
     "national_id_gender": "varchar",
     "mobile_phone_e164": "varchar",
     "mobile_phone_is_valid": "boolean",
+    "mobile_phone_digits": "varchar",
     "landline_phone_e164": "varchar",
     "landline_phone_is_valid": "boolean",
+    "landline_phone_digits": "varchar",
     "email_normalised": "varchar",
     "email_is_valid": "boolean",
     "email_is_placeholder": "boolean",
@@ -93,10 +96,21 @@ RECORDS = [
            mobile_phone_e164="+14155550134", email_normalised="john@example.com",
            city_key="SAN FRANCISCO"),
 ]  # fmt: skip
+
+
 # Term frequencies come from the data: among six records every name would look common. 300
 # unrelated customers give the values realistic frequencies.
+def _name(seed: str) -> list[str]:
+    """Two name parts unlike anyone else's (numbered names look like typos of each other)."""
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return [
+        "".join(chr(65 + int(c, 16)) for c in digest[:6]),
+        "".join(chr(65 + int(c, 16)) for c in digest[6:11]),
+    ]
+
+
 FILLER = [
-    person(f"web_signup:f{i}", f"Filler {i}", ["FILLER", f"F{i:04d}"],
+    person(f"web_signup:f{i}", " ".join(_name(f"f{i}")), _name(f"f{i}"),
            date_of_birth=f"19{50 + i % 50}-0{1 + i % 9}-1{i % 10}",
            mobile_phone_e164=f"+86139{i:08d}", email_normalised=f"filler{i}@example.org",
            city_key=f"CITY {i % 40}", street_line=f"{i} Filler Road")
@@ -168,16 +182,22 @@ def test_links_one_person_across_systems_keeps_relatives_apart_and_ids_stable(wa
     assert warehouse.execute("select count(*) from er.golden_id_ledger").fetchone()[0] == events
 
 
-def test_a_placeholder_phone_on_many_records_blocks_nothing(warehouse):
+def test_a_switchboard_number_on_many_records_is_compared_in_windows_and_links_no_one(
+    warehouse,
+):
     strangers = [
-        person(f"call_center:{i}", f"Caller {i:03d}", ["CALLER", f"N{i:03d}"],
+        person(f"call_center:{i}", " ".join(_name(f"c{i}")), _name(f"c{i}"),
                mobile_phone_e164="+8640012345678")
         for i in range(MATCHING.max_records_per_block_key + 20)
     ]  # fmt: skip
     write_records(warehouse, RECORDS + FILLER + strangers)
     result = resolve(warehouse)
-    # Without the budget 120 callers sharing the switchboard number make 7,140 candidate pairs
-    # and, with equal phones, one giant "customer".
+    # 120 callers sharing the switchboard number would be 7,140 candidate pairs; the block is
+    # compared in windows (about 20 neighbours each), and a shared number with nothing else in
+    # common links nobody.
+    phone = {row["key"]: row for row in result.blocking_plan}["phone"]
+    assert phone["used"]
+    assert phone["pairs"] < 120 * MATCHING.block_window
     assert result.pairs_scored < 50
     assert result.largest_cluster <= 3
     assert len(set(clusters(warehouse).values())) == 3 + len(FILLER) + len(strangers)
@@ -241,6 +261,13 @@ GUARD_RECORDS = [
            **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613722223333"}),
     person("erp_billing:m2", "Ling Zhou", ["LING", "ZHOU"], national_id="E55510234",
            **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613722223333"}),
+    # The same with a social security number the Chinese ID check rejects (FEBRL's soc_sec_id).
+    person("crm:s1", "Sophie Procter", ["SOPHIE", "PROCTER"], national_id="4063636",
+           national_id_is_valid=False,
+           **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613799998888"}),
+    person("erp_billing:s2", "Hayley Procter", ["HAYLEY", "PROCTER"], national_id="4063636",
+           national_id_is_valid=False,
+           **{**HOUSEHOLD, "landline_phone_e164": None, "mobile_phone_e164": "+8613799998888"}),
 ]  # fmt: skip
 
 
@@ -268,6 +295,10 @@ def test_name_guard_holds_for_consecutive_ids_yields_to_a_mistyped_one(warehouse
     same_passport = pairs[("crm:m1", "erp_billing:m2")]
     assert not same_passport["has_name_conflict"]
     assert same_passport["is_auto_linked"]
+    # An ID number is an ID number, whether or not it passes the Chinese check.
+    same_number = pairs[("crm:s1", "erp_billing:s2")]
+    assert not same_number["has_name_conflict"]
+    assert same_number["is_auto_linked"]
 
 
 def test_name_guard_switched_off_lets_the_probability_decide(warehouse):

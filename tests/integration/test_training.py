@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dagster_project.lib.resolve.splink_model import load_model
+from dagster_project.lib.resolve.splink_model import load_model, model_parameter_problems
 from dagster_project.lib.resolve.training import CHARTS, mask_pair_values, train_and_report
 from tests.integration.test_resolution import FILLER, RECORDS, write_records
 
@@ -33,6 +33,13 @@ def test_training_saves_a_loadable_model_and_masked_offline_charts(tmp_path: Pat
     assert json.loads(model_path.read_text(encoding="utf-8")) == model
     assert outcome.records == len(RECORDS) + len(FILLER)
     assert sum(outcome.comparisons_by_rule.values()) > 0
+    # Validated before it was written: every level stated, the prior from the rules that hold
+    # here, and a trial prediction that links (Zhang San's three records) without a runaway.
+    assert model_parameter_problems(model, complete=True) == []
+    assert outcome.prior_source.startswith("deterministic rules")
+    assert outcome.validation.passed
+    assert outcome.validation.auto_linked_pairs > 0
+    assert outcome.validation.largest_cluster < 10
     # 306 records leave levels unseen: each is listed and weighs nothing (m = u), instead of
     # a Splink default weight.
     assert "street_line: Same street, house number on one side only" in outcome.neutral_levels

@@ -134,9 +134,20 @@ def test_starter_source_is_a_csv_export_not_a_demo_source(starter: dict) -> None
     assert source["path"] == "exports/customers/{date:%Y-%m-%d}/customers.csv"
 
 
-def test_starter_keeps_the_shipped_match_model(starter: dict) -> None:
+def test_starter_model_sits_beside_the_config_and_runs_with_the_shipped_one(
+    starter: dict, tmp_path: Path
+) -> None:
+    from dagster_project.lib.resolve.model_checks import SHIPPED_MODEL_PATH, model_for_run
+
     assert starter["matching"]["model_path"] == MatchingConfig().model_path
-    assert (PROJECT_ROOT / starter["matching"]["model_path"]).is_file()
+    path = tmp_path / "governance.yaml"
+    path.write_text(starter_config_text(), encoding="utf-8")
+    model_path = Path(load_config(path).matching.model_path)
+    # Training writes beside the config, never over the shipped model; until it has, the daily
+    # run uses the shipped one.
+    assert model_path == tmp_path / "models" / "customer_model.json"
+    assert model_for_run(model_path)[0] == SHIPPED_MODEL_PATH
+    assert SHIPPED_MODEL_PATH.is_file()
 
 
 def test_starter_lists_every_canonical_field_and_the_quality_place() -> None:

@@ -10,6 +10,11 @@ from dagster_project import settings
 from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
+from dagster_project.lib.resolve.model_checks import (
+    DEFAULT_MAX_CLUSTER_SIZE,
+    ModelValidationError,
+    model_for_run,
+)
 from dagster_project.lib.resolve.resolver import SOURCE_RELATION, resolve_customers
 from dagster_project.lib.resolve.review import labelled_pairs
 from dagster_project.lib.resolve.training import train_and_report
@@ -40,6 +45,10 @@ def record_clusters(
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:
     config, model_path = _config_and_model_path(governance)
+    # A config that has not trained its own model yet runs with the shipped demo model.
+    model_path, model_warning = model_for_run(model_path)
+    if model_warning:
+        context.log.warning(model_warning)
     with warehouse.connect() as con:
         result = resolve_customers(
             con,
@@ -48,6 +57,8 @@ def record_clusters(
             auto_link_threshold=config.matching.auto_link_threshold,
             max_records_per_block_key=config.matching.max_records_per_block_key,
             review_name_conflicts=config.matching.review_name_conflicts,
+            block_window=config.matching.block_window,
+            max_pairs_per_record=config.matching.max_pairs_per_record,
             run_id=context.run_id,
             recorded_at=datetime.now(UTC),
         )
@@ -70,7 +81,20 @@ def record_clusters(
             "review_queue_new": result.queue.queued,
             **result.ledger.metadata(),
             **{f"seconds_{stage}": seconds for stage, seconds in result.stage_seconds.items()},
+            **{
+                key: value
+                for key, value in result.expected_accuracy.items()
+                if key.startswith("expected_") and value is not None
+            },
+            "blocking_keys_used": ", ".join(
+                f"{row['key']} ({row['pairs']:,})" for row in result.blocking_plan if row["used"]
+            )
+            or "none",
+            "blocking_keys_left_out": dg.MetadataValue.json(
+                {row["key"]: row["reason"] for row in result.blocking_plan if not row["used"]}
+            ),
             "model": dg.MetadataValue.path(str(model_path)),
+            **({"model_warning": model_warning} if model_warning else {}),
         }
     )
 
@@ -82,11 +106,15 @@ def record_clusters(
     pool=WAREHOUSE_POOL,
     kinds={"splink"},
     description=(
-        "The Splink match model (JSON, versioned in the repository at matching.model_path): u by "
-        "random sampling with a fixed seed, m by EM over several blocks, and m from steward "
-        "labels once there are enough. Charts (match weights, m/u parameters, blocking analysis) "
-        "are written as offline HTML under the reports folder. Run by the retrain_match_model "
-        "job, never by the daily pipeline."
+        "The Splink match model (JSON at matching.model_path, relative to the config file): the "
+        "prior from deterministic rules that hold on the data, u by random sampling with a fixed "
+        "seed, m by EM over the blocks the data's fields allow, and m from steward labels once "
+        "there are enough. It replaces the working model only after validation (usable "
+        "parameters; a trial prediction on a sample links a plausible share without a runaway "
+        "cluster); a failed validation fails this asset and leaves the working model. What "
+        "training worked around is listed in training_warnings. Charts (match weights, m/u "
+        "parameters, blocking analysis) are written as offline HTML under the reports folder. "
+        "Run by the retrain_match_model job, never by the daily pipeline."
     ),
 )
 def match_model(
@@ -95,17 +123,48 @@ def match_model(
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:
     config, model_path = _config_and_model_path(governance)
+    matching = config.matching
     with warehouse.connect(read_only=True) as con:
-        outcome = train_and_report(
-            con,
-            source_relation=SOURCE_RELATION,
-            labels=labelled_pairs(con),
-            model_path=model_path,
-            charts_dir=settings.reports_dir() / "splink",
-            max_records_per_block_key=config.matching.max_records_per_block_key,
-        )
-    context.log.info(f"match model saved to {model_path}")
+        try:
+            outcome = train_and_report(
+                con,
+                source_relation=SOURCE_RELATION,
+                labels=labelled_pairs(con),
+                model_path=model_path,
+                charts_dir=settings.reports_dir() / "splink",
+                max_records_per_block_key=matching.max_records_per_block_key,
+                auto_link_threshold=matching.auto_link_threshold,
+                review_name_conflicts=matching.review_name_conflicts,
+                max_cluster_size=_largest_customer_allowed(config),
+                # The trial prediction blocks as the daily run does.
+                prediction_options={
+                    "block_window": matching.block_window,
+                    "max_pairs_per_record": matching.max_pairs_per_record,
+                },
+            )
+        except ModelValidationError as exc:
+            raise dg.Failure(description=str(exc)) from None
+    for warning in outcome.warnings:
+        context.log.warning(warning)
+    context.log.info(f"match model validated and saved to {model_path}")
     return dg.MaterializeResult(metadata=outcome.metadata())
+
+
+def _largest_customer_allowed(config: GovernanceConfig) -> int | None:
+    """The golden_customers gate's bound on records per customer, as governance.yaml sets it:
+    a trained model whose trial clusters exceed it would fail that gate every day."""
+    override = config.quality.gates.get("candidate.golden_customers", {}).get(
+        "gx_source_record_count__between__critical"
+    )
+    if override is None:
+        return DEFAULT_MAX_CLUSTER_SIZE
+    if not override.enabled:
+        return None
+    bound = override.kwargs().get("max_value")
+    try:
+        return int(bound) if bound is not None else DEFAULT_MAX_CLUSTER_SIZE
+    except (TypeError, ValueError):  # a bound written as a SQL expression: keep the default
+        return DEFAULT_MAX_CLUSTER_SIZE
 
 
 retrain_match_model_job = dg.define_asset_job(

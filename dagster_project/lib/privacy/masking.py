@@ -107,7 +107,7 @@ def mask_value(field: str, value: object) -> object:
 
 
 # Warehouse column names that carry a canonical field's value under another name.
-_COLUMN_SUFFIXES = ("_e164", "_normalised", "_clean", "_joined", "_key")
+_COLUMN_SUFFIXES = ("_e164", "_digits", "_normalised", "_clean", "_joined", "_key")
 _COLUMN_ALIASES = {"name_pinyin": "full_name", "name_sorted": "full_name", "email_address": "email"}
 
 

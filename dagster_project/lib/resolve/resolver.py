@@ -36,6 +36,8 @@ from dagster_project.lib.resolve.review import (
     refresh_review_queue,
 )
 from dagster_project.lib.resolve.splink_model import (
+    DEFAULT_BLOCK_WINDOW,
+    DEFAULT_MAX_PAIRS_PER_RECORD,
     DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
     load_model,
     match_input_sql,
@@ -59,6 +61,10 @@ class ResolutionResult:
     ledger: LedgerResult
     queue: QueueRefresh
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # One row per blocking key: pairs, used, why not (splink_model.choose_blocking_keys).
+    blocking_plan: list[dict] = field(default_factory=list)
+    # What the model expects of the thresholds (splink_model.expected_accuracy).
+    expected_accuracy: dict = field(default_factory=dict)
 
 
 @contextmanager
@@ -79,6 +85,8 @@ def resolve_customers(
     max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
     review_name_conflicts: bool = True,
     source_relation: str = SOURCE_RELATION,
+    block_window: int = DEFAULT_BLOCK_WINDOW,
+    max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
 ) -> ResolutionResult:
     """Resolve every record in `source_relation` into golden customers (see module docstring).
 
@@ -86,6 +94,8 @@ def resolve_customers(
         ModelError: no saved model at `model_path`, or one that no longer fits the columns.
     """
     stages: dict[str, float] = {}
+    blocking_plan: list[dict] = []
+    estimates: dict = {}
     model = load_model(model_path)
     with _timed(stages, "input"):
         records = warehouse.execute(match_input_sql(source_relation)).to_arrow_table()
@@ -97,6 +107,10 @@ def resolve_customers(
             auto_link_threshold=auto_link_threshold,
             max_records_per_block_key=max_records_per_block_key,
             review_name_conflicts=review_name_conflicts,
+            block_window=block_window,
+            max_pairs_per_record=max_pairs_per_record,
+            blocking_plan=blocking_plan,
+            estimates=estimates,
         )
     with _timed(stages, "cluster"):
         ensure_review_tables(warehouse)
@@ -149,6 +163,8 @@ def resolve_customers(
         ledger=ledger,
         queue=queue,
         stage_seconds=stages,
+        blocking_plan=blocking_plan,
+        expected_accuracy=estimates,
     )
 
 

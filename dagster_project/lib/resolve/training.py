@@ -1,8 +1,12 @@
-"""Refit the match model and write what a data engineer needs to judge it.
+"""Refit the match model, validate it, and write what a data engineer needs to judge it.
 
-The model is trained from the warehouse's standardised records (and steward labels), saved as
-Splink JSON at matching.model_path (versioned in the repository), and explained with Splink's
-own charts written as offline HTML (the JavaScript is embedded, nothing loads from the internet):
+The model is trained from the warehouse's standardised records (and steward labels), validated
+(model_checks: usable parameters, a trial prediction that links a plausible share without a
+runaway cluster), and only then swapped in at matching.model_path; a model that fails leaves
+the working one in place and the error says why. Everything training worked around on this
+data (a level EM drove out of float range, blocks without pairs, a prior no deterministic rule
+could estimate) is listed in `warnings`. It is explained with Splink's own charts written as
+offline HTML (the JavaScript is embedded, nothing loads from the internet):
   match_weights.html      every comparison level's weight
   m_u_parameters.html     m and u per level
   blocking_rules.html     comparisons each blocking rule adds (Splink's blocking analysis)
@@ -13,18 +17,26 @@ own charts written as offline HTML (the JavaScript is embedded, nothing loads fr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI
 
 from dagster_project.lib.privacy.masking import mask_evidence
+from dagster_project.lib.resolve.model_checks import (
+    DEFAULT_MAX_CLUSTER_SIZE,
+    ModelValidation,
+    ModelValidationError,
+    install_model,
+    validate_model,
+)
 from dagster_project.lib.resolve.splink_model import (
     DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
     match_input_sql,
-    save_model,
     splink_linker,
     train_model,
 )
@@ -49,6 +61,11 @@ class TrainingOutcome:
     neutral_levels: list[str]
     comparisons_by_rule: dict[str, int]
     seconds: float
+    prior: float = 0.0
+    prior_source: str = ""
+    # What training worked around and what validation noticed, one sentence each.
+    warnings: list[str] = field(default_factory=list)
+    validation: ModelValidation = field(default_factory=ModelValidation)
 
     def metadata(self) -> dict:
         import dagster as dg  # metadata values only; lib/ stays importable without Dagster
@@ -61,6 +78,10 @@ class TrainingOutcome:
             "positive_steward_labels": self.positive_labels,
             "m_from_steward_labels": self.m_from_labels,
             "levels_without_evidence": "; ".join(self.neutral_levels) or "none",
+            "prior": self.prior,
+            "prior_source": self.prior_source,
+            **self.validation.metadata(),
+            "training_warnings": "\n".join(self.warnings) or "none",
             "comparisons_by_blocking_rule": dg.MetadataValue.json(self.comparisons_by_rule),
             "training_seconds": round(self.seconds, 1),
             **{
@@ -79,7 +100,21 @@ def train_and_report(
     charts_dir: Path,
     seed: int = 42,
     max_records_per_block_key: int = DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+    auto_link_threshold: float = 0.90,
+    review_name_conflicts: bool = True,
+    max_cluster_size: int | None = DEFAULT_MAX_CLUSTER_SIZE,
+    prediction_options: Mapping[str, Any] | None = None,
 ) -> TrainingOutcome:
+    """Train, validate and install the model at `model_path`, then write the charts.
+
+    `auto_link_threshold`, `review_name_conflicts`, `max_cluster_size` (the golden_customers
+    gate's bound) and `prediction_options` (further predict_pairs arguments) make the trial
+    prediction the daily run's.
+
+    Raises:
+        ModelValidationError: the new model failed validation; `model_path` is unchanged and
+            the message says why (with what training worked around).
+    """
     started = time.perf_counter()
     records = con.execute(match_input_sql(source_relation)).to_arrow_table()
     if records.num_rows < 2:
@@ -90,7 +125,26 @@ def train_and_report(
     report = train_model(
         records, labels=labels, seed=seed, max_records_per_block_key=max_records_per_block_key
     )
-    save_model(report.model, model_path)
+    try:
+        validation = install_model(
+            report.model,
+            model_path,
+            lambda model: validate_model(
+                model,
+                records,
+                auto_link_threshold=auto_link_threshold,
+                populated_columns=report.populated_columns,
+                deterministic_rules=report.prior_rules,
+                max_cluster_size=max_cluster_size,
+                max_records_per_block_key=max_records_per_block_key,
+                review_name_conflicts=review_name_conflicts,
+                prediction_options=prediction_options,
+            ),
+        )
+    except ModelValidationError as exc:
+        noted = "".join(f"\n  - {warning}" for warning in report.warnings)
+        message = str(exc) + (f"\ntraining noted:{noted}" if noted else "")
+        raise ModelValidationError(message) from None
     charts_dir.mkdir(parents=True, exist_ok=True)
     charts = {name: charts_dir / f"{name}.html" for name in CHARTS}
     with splink_linker(records, report.model, max_records_per_block_key) as (linker, _):
@@ -123,6 +177,10 @@ def train_and_report(
         neutral_levels=report.neutral_levels,
         comparisons_by_rule=comparisons_by_rule,
         seconds=time.perf_counter() - started,
+        prior=report.model["probability_two_random_records_match"],
+        prior_source=report.prior_source,
+        warnings=report.warnings + validation.warnings,
+        validation=validation,
     )
 
 
