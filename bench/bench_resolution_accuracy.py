@@ -1,7 +1,7 @@
 """Benchmark: entity-resolution accuracy on the demo ground truth and on FEBRL3/FEBRL4.
 
 Run with `uv run python bench/bench_resolution_accuracy.py [--customers N] [--datasets ...]`.
-Every data set goes through the production matching code: `splink_model.train_model` (no
+Every data set goes through the production matching code: `estimation.train_model` (no
 labels), `splink_model.predict_pairs` and `clustering.cluster_records` over the auto-linked
 pairs (governance.yaml's threshold and name guard, as the resolver does), and is scored with
 `evaluation.pairwise_and_bcubed` (pairwise and B-cubed precision, recall, F1).
@@ -51,7 +51,7 @@ from demo_day import DAY, demo_day
 
 from dagster_project import settings
 from dagster_project.config import MatchingConfig, load_config, source_table_name
-from dagster_project.lib.resolve import clustering, splink_model
+from dagster_project.lib.resolve import clustering, estimation, splink_model
 from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
 from dagster_project.lib.standardise.addresses import AddressResult
 from dagster_project.lib.standardise.names import NameResult
@@ -124,7 +124,7 @@ def resolve(records: pa.Table, matching: MatchingConfig) -> tuple[pa.Table, dict
     finally:
         con.close()
     started = time.perf_counter()
-    training = splink_model.train_model(inputs)
+    training = estimation.train_model(inputs)
     trained = time.perf_counter()
     pairs = splink_model.predict_pairs(
         inputs,

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from dagster_project.cli import app
 from dagster_project.defs.resolution.assets import record_clusters
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
+from dagster_project.lib.resolve.estimation import COLLAPSED_LEVEL_WEIGHT
 from dagster_project.lib.resolve.model_checks import (
     SHIPPED_MODEL_PATH,
     ModelValidation,
@@ -28,7 +29,6 @@ from dagster_project.lib.resolve.model_checks import (
     validate_model,
 )
 from dagster_project.lib.resolve.splink_model import (
-    COLLAPSED_LEVEL_WEIGHT,
     ModelError,
     load_model,
     match_input_sql,

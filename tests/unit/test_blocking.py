@@ -7,12 +7,12 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from dagster_project.lib.resolve.splink_model import (
+from dagster_project.lib.resolve.blocking import (
     BLOCKING_KEYS_BY_NAME,
-    MATCH_COLUMNS,
     choose_blocking_keys,
     with_blocking_keys_sql,
 )
+from dagster_project.lib.resolve.splink_model import MATCH_COLUMNS
 
 LIST_COLUMNS = {
     "name_tokens",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from dagster_project.lib.resolve.splink_model import date_of_birth_comparison
+from dagster_project.lib.resolve.comparisons import date_of_birth_comparison
 
 
 def birth_date_level(left: str, right: str) -> str:

@@ -29,14 +29,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dagster_project.lib.resolve.blocking import DEFAULT_MAX_RECORDS_PER_BLOCK_KEY, pairs_sharing
 from dagster_project.lib.resolve.clustering import auto_linked_edges, cluster_records
 from dagster_project.lib.resolve.splink_model import (
-    DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
     ModelError,
     level_columns,
     load_model,
     model_parameter_problems,
-    pairs_sharing,
     predict_pairs,
     save_model,
 )

@@ -23,6 +23,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dagster_project.lib.resolve.blocking import (
+    DEFAULT_BLOCK_WINDOW,
+    DEFAULT_MAX_PAIRS_PER_RECORD,
+    DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
+)
 from dagster_project.lib.resolve.clustering import (
     ClusteringResult,
     auto_linked_edges,
@@ -35,14 +40,7 @@ from dagster_project.lib.resolve.review import (
     pair_constraints,
     refresh_review_queue,
 )
-from dagster_project.lib.resolve.splink_model import (
-    DEFAULT_BLOCK_WINDOW,
-    DEFAULT_MAX_PAIRS_PER_RECORD,
-    DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
-    load_model,
-    match_input_sql,
-    predict_pairs,
-)
+from dagster_project.lib.resolve.splink_model import load_model, match_input_sql, predict_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class ResolutionResult:
     ledger: LedgerResult
     queue: QueueRefresh
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    # One row per blocking key: pairs, used, why not (splink_model.choose_blocking_keys).
+    # One row per blocking key: pairs, used, why not (blocking.choose_blocking_keys).
     blocking_plan: list[dict] = field(default_factory=list)
     # What the model expects of the thresholds (splink_model.expected_accuracy).
     expected_accuracy: dict = field(default_factory=dict)

@@ -27,6 +27,8 @@ import pyarrow as pa
 from splink import DuckDBAPI
 
 from dagster_project.lib.privacy.masking import mask_evidence
+from dagster_project.lib.resolve.blocking import DEFAULT_MAX_RECORDS_PER_BLOCK_KEY
+from dagster_project.lib.resolve.estimation import train_model
 from dagster_project.lib.resolve.model_checks import (
     DEFAULT_MAX_CLUSTER_SIZE,
     ModelValidation,
@@ -34,12 +36,7 @@ from dagster_project.lib.resolve.model_checks import (
     install_model,
     validate_model,
 )
-from dagster_project.lib.resolve.splink_model import (
-    DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
-    match_input_sql,
-    splink_linker,
-    train_model,
-)
+from dagster_project.lib.resolve.splink_model import match_input_sql, splink_linker
 
 CHARTS = ("match_weights", "m_u_parameters", "blocking_rules", "comparison_viewer")
 # The comparison viewer embeds example pairs in the page: a sample keeps it a few MB.
