@@ -19,6 +19,8 @@ def demo_day(work: Path, customers: int, seed: int) -> tuple[Path, Path]:
     generate_demo_data(landing, customers=customers, days=1, start=DAY, seed=seed)
     config = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
     config["landing_root"] = str(landing)
+    # The copy lives elsewhere; model_path is relative to the config: keep the shipped model.
+    config["matching"]["model_path"] = str(settings.PROJECT_ROOT / config["matching"]["model_path"])
     config_path = work / "governance.yaml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return landing, config_path

@@ -225,7 +225,7 @@ class MatchingConfig(_Strict):
     # Blocking keys are used in order (identifiers first, fuzzy keys last) while the pairs they
     # generate stay below this many per record: data without identifiers gets the fuzzy keys,
     # data with them does not pay for keys that would add little.
-    max_pairs_per_record: float = Field(default=25, gt=0, le=10_000)
+    max_pairs_per_record: float = Field(default=8, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _review_below_auto(self) -> MatchingConfig:

@@ -14,6 +14,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from dagster_project.lib.warehouse import table_exists
+
 TAIL_CHARS = 1500
 # A step that runs longer than this is stopped and reported as failed; the panel goes on.
 STEP_TIMEOUT_SECONDS = 3600
@@ -119,16 +121,6 @@ def _training_metadata(stdout: str) -> dict[str, str]:
     return {k: entries[k] for k in TRAINING_KEYS if k in entries}
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def publications(work: Path) -> int:
     """Rows in ops.publish_log: a step published when it grew."""
     path = warehouse_path(work)
@@ -136,7 +128,7 @@ def publications(work: Path) -> int:
         return 0
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not _table_exists(con, "ops", "publish_log"):
+        if not table_exists(con, "ops.publish_log"):
             return 0
         return con.execute("select count(*) from ops.publish_log").fetchone()[0]
     finally:
@@ -164,7 +156,7 @@ def read_outcome(work: Path, publications_before: int) -> dict[str, Any]:
         if published:
             candidates.insert(0, ("main", "customer_source_xref"))
         for schema, table in candidates:
-            if _table_exists(con, schema, table):
+            if table_exists(con, f"{schema}.{table}"):
                 outcome["assignment"] = con.execute(
                     f"select record_key, golden_customer_id as cluster_id from {schema}.{table}"
                 ).to_arrow_table()
@@ -177,7 +169,7 @@ def read_outcome(work: Path, publications_before: int) -> dict[str, Any]:
                 if outcome["assignment"] is not None
                 else "not published and never resolved: nothing to score"
             )
-        if _table_exists(con, "er", "review_queue"):
+        if table_exists(con, "er.review_queue"):
             outcome["review_pairs"] = con.execute(
                 "select record_key_l, record_key_r from er.review_queue where status = 'open'"
             ).fetchall()

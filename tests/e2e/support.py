@@ -35,6 +35,8 @@ def demo_environment(
     landing = root / "landing"
     config = yaml.safe_load((PROJECT_ROOT / "governance.yaml").read_text(encoding="utf-8"))
     config["landing_root"] = str(landing)
+    # The copy lives elsewhere; model_path is relative to the config: keep the shipped model.
+    config["matching"]["model_path"] = str(PROJECT_ROOT / config["matching"]["model_path"])
     config_path = root / "governance.yaml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     env = {

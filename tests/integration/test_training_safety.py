@@ -227,6 +227,22 @@ def typos_in_most_duplicates(people: int = 600, seed: int = 9) -> tuple[list[dic
     return records, pairs
 
 
+def names_places_and_employers(people: int = 500, seed: int = 11) -> list[dict]:
+    """A name, a city and an employer, nothing else; some duplicates with a surname typo."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(people):
+        tokens = [rng.choice(GIVEN), rng.choice(SURNAMES) + LETTERS[i % 26]]
+        place = {"city_key": rng.choice(CITIES), "company_name": f"CO {rng.randrange(60)}"}
+        records.append(person(f"crm:{i}", tokens, **place))
+        if rng.random() < 0.7:
+            other = list(tokens)
+            if rng.random() < 0.3:
+                other[1] = transposed(other[1], rng)
+            records.append(person(f"web:{i}", other, **place))
+    return records
+
+
 # --- Helpers ------------------------------------------------------------------------------------
 
 
@@ -301,6 +317,16 @@ def test_names_and_birth_dates_alone_train_both(tmp_path: Path) -> None:
     assert levels["date_of_birth: Exact match on date of birth"]["m_probability"] > 0.5
     assert outcome.validation.auto_linked_pairs > 0
     assert 0 < outcome.validation.linked_record_share < 1
+
+
+def test_names_places_and_employers_alone_train_the_name(tmp_path: Path) -> None:
+    outcome = train(tmp_path, names_places_and_employers())
+    # Name + city, name + employer and the joined name all hold the name fixed; a block on the
+    # employer or the place alone is what estimates it.
+    assert {"company_name+city_key", "company_name", "city_key"} & set(outcome.em_blocks)
+    assert not [warning for warning in outcome.warnings if warning.startswith("name: no EM")]
+    levels = levels_by_name(load_model(outcome.model_path))
+    assert levels["name: Same name parts (any order, any script)"]["m_probability"] > 0.5
 
 
 def test_a_level_em_drives_below_float_range_is_floored_warned_and_saved(

@@ -80,6 +80,11 @@ FALLBACK_EM_BLOCKS: tuple[tuple[str, ...], ...] = (
     ("company_name", "name_sorted_key"),
     ("name_joined_key",),
     ("date_of_birth",),
+    # Names, places and employers only: every block above uses the name's columns, so only a
+    # block without them (employer and place) leaves the name to be estimated.
+    ("company_name", "city_key"),
+    ("company_name",),
+    ("city_key",),
 )
 MIN_EM_BLOCK_PAIRS = 200
 # A larger block is trained on a sample of its pairs (Splink's max_pairs): the birth date alone
