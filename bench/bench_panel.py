@@ -75,7 +75,8 @@ DESCRIPTIONS = {
     "febrl2": "FEBRL2: 5,000 records, one source, 4,000 originals, up to 5 duplicates",
     "febrl3": "FEBRL3: 5,000 records, one source, 2,000 originals, up to 5 duplicates",
     "febrl4": "FEBRL4: two sources of 5,000, each original in A with one duplicate in B",
-    "names_dob_typos": "demo people; names and birth dates only; typos in ~20% of each",
+    "names_dob_typos": "a register of the demo people: full name and birth date on every "
+    "record, nothing else; typos in ~20% of each",
     "names_places_employer": "demo people; names from a small pool, places, employer; "
     "three people hold 300/200/100 records",
     "invalid_prefix_phones": "the demo; a fifth of mobiles on prefixes phonenumbers rejects",

@@ -1,7 +1,8 @@
 """Panel data sets made with the demo generator (`custodian demo-data`), then reshaped file by file.
 
 - demo: the default `make demo` shape, with the repository's governance.yaml.
-- names_dob_typos: names and birth dates only, with typos in both.
+- names_dob_typos: a person register: every record a full name and a birth date, nothing else,
+  typos in both.
 - names_places_employer: names, places and employer only; names from a small pool, and a few
   people holding hundreds of records.
 - invalid_prefix_phones: a fifth of the mainland mobiles rewritten to prefixes the numbering
@@ -133,9 +134,10 @@ def build_demo(work: Path, scale: float) -> BuiltDataset:
 
 # --- names_dob_typos ------------------------------------------------------------------------------
 
-HONORIFIC = re.compile(
-    r"^(?P<pre>(?:Mrs?|Ms|Miss)\.?\s+|[小老])?(?P<core>.+?)(?P<post>先生|女士)?$"
-)
+# The issue's "person register with names and birth dates only": the systems that record a full
+# name and a birth date. The call centre's log (王女士, Mrs Holder, birth date rarely asked) is not
+# a register and is not delivered; a birth date a register's record lacks is the person's.
+REGISTER_SOURCES = ("crm", "erp_billing", "web_signup")
 
 
 def _is_han(character: str) -> bool:
@@ -206,6 +208,10 @@ def build_names_dob_typos(work: Path, scale: float) -> BuiltDataset:
     landing = generate(work, customers, VARIANT_DAYS, seed)
     days = lf.day_range(START, VARIANT_DAYS)
     people = lf.read_people(landing)
+    person_of = lf.read_person_map(landing)
+    for source, _, path in lf.landing_files(landing, days):
+        if source not in REGISTER_SOURCES:
+            path.unlink()
     # Substitutes for Han characters come from the data's own given names and must survive GBK.
     han_pool = sorted(
         {
@@ -215,20 +221,26 @@ def build_names_dob_typos(work: Path, scale: float) -> BuiltDataset:
             if _is_han(c) and _encodes_in_gbk(c)
         }
     )
-    counts = {"records": 0, "name_typos": 0, "dob_values": 0, "dob_typos": 0}
+    counts = {"records": 0, "name_typos": 0, "dob_filled_from_person": 0, "dob_values": 0}
+    counts["dob_typos"] = 0
     counts |= {"dob_swaps": 0, "dob_digit_changes": 0, "dob_typos_not_a_real_date": 0}
 
     def change(file: lf.SourceFile) -> None:
         source = file.source
         record_id = lf.RECORD_ID[source]
         lf.keep_columns(file, (record_id, *lf.NAME_COLUMNS[source], *lf.DOB_COLUMNS[source]))
+        dob_column = lf.DOB_COLUMNS[source][0]
         for row in file.rows:
             key = (seed, source, row[record_id])
             counts["records"] += 1
+            if not (row.get(dob_column) or "").strip():
+                row[dob_column] = people[person_of[(source, row[record_id].strip())]][
+                    "date_of_birth"
+                ]
+                counts["dob_filled_from_person"] += 1
             if _rng(*key, "name").random() < TYPO_RATE:
                 counts["name_typos"] += _name_typo(source, row, _rng(*key, "which"), han_pool)
-            counts_for_dob = _dob_typo(source, row, _rng(*key, "dob"))
-            for name, value in counts_for_dob.items():
+            for name, value in _dob_typo(source, row, _rng(*key, "dob")).items():
                 counts[name] += value
 
     records = lf.rewrite_all(landing, days, change)
@@ -236,23 +248,27 @@ def build_names_dob_typos(work: Path, scale: float) -> BuiltDataset:
     keep = {"source_record_id", "full_name", "family_name", "given_name", "date_of_birth"}
     config = _config(
         work,
-        [source_block(sources[s], keep) for s in lf.SOURCES],
-        "Demo people, names and birth dates only, typos in both; bench/bench_panel.py.",
+        [source_block(sources[s], keep) for s in REGISTER_SOURCES],
+        "A person register from the demo people: names and birth dates only, typos in both;\n"
+        "bench/bench_panel.py.",
     )
+    truth = demo_truth(landing)
+    not_delivered = pc.starts_with(truth.column("record_key"), "call_center:")
     return BuiltDataset(
         config,
         days[0],
         days[-1],
-        demo_truth(landing),
+        truth.filter(pc.invert(not_delivered)),
         {
             "customers": customers,
             "days": VARIANT_DAYS,
             "seed": seed,
+            "sources": list(REGISTER_SOURCES),
             "records_per_source": records,
             "typo_rate": TYPO_RATE,
             "injected": counts,
             "note": "counts are over every delivered row (a record re-sent on day 2 counts twice, "
-            "with the same typo)",
+            "with the same typo); the call centre's log is not delivered (not a register)",
         },
     )
 
@@ -276,12 +292,6 @@ def _name_typo(source: str, row: dict[str, Any], rng: random.Random, han_pool: l
     value = row.get(column)
     if not value or not value.strip():
         return 0
-    if source == "call_center":
-        # 王先生, Mrs Holder, 小王: the edit goes into the name, not the form of address.
-        parts = HONORIFIC.match(value.strip())
-        pre, core, post = parts.group("pre") or "", parts.group("core"), parts.group("post") or ""
-        row[column] = pre + typo(core, rng, han_pool) + post
-        return 1
     token = value.strip()
     new = typo(token, rng, han_pool)
     row[column] = value.replace(token, new, 1)
@@ -299,26 +309,16 @@ def _name_typo(source: str, row: dict[str, Any], rng: random.Random, han_pool: l
 def _dob_typo(source: str, row: dict[str, Any], rng: random.Random) -> dict[str, int]:
     counts = {"dob_values": 0, "dob_typos": 0, "dob_swaps": 0, "dob_digit_changes": 0}
     counts["dob_typos_not_a_real_date"] = 0
-    if source == "call_center":
-        year, month, day = row.get("dob_year"), row.get("dob_month"), row.get("dob_day")
-        if year is None:
-            return counts
-        counts["dob_values"] = 1
-        if rng.random() >= TYPO_RATE:
-            return counts
-        year, month, day, kind = date_typo(year, month, day, rng)
-        row["dob_year"], row["dob_month"], row["dob_day"] = year, month, day
-    else:
-        column = lf.DOB_COLUMNS[source][0]
-        match = DATE_TEXT.match((row.get(column) or "").strip())
-        if not match:
-            return counts
-        counts["dob_values"] = 1
-        if rng.random() >= TYPO_RATE:
-            return counts
-        first, sep1, second, sep2, third = match.groups()
-        year, month, day, kind = date_typo(int(first), int(second), int(third), rng)
-        row[column] = f"{year:04d}{sep1}{month:02d}{sep2}{day:02d}"
+    column = lf.DOB_COLUMNS[source][0]
+    match = DATE_TEXT.match((row.get(column) or "").strip())
+    if not match:
+        return counts
+    counts["dob_values"] = 1
+    if rng.random() >= TYPO_RATE:
+        return counts
+    first, sep1, second, sep2, third = match.groups()
+    year, month, day, kind = date_typo(int(first), int(second), int(third), rng)
+    row[column] = f"{year:04d}{sep1}{month:02d}{sep2}{day:02d}"
     counts["dob_typos"] = 1
     counts["dob_swaps" if kind == "swap" else "dob_digit_changes"] = 1
     if month is not None and day is not None and not _is_real_date(year, month, day):

@@ -5,9 +5,11 @@ byte, and a new config's daily run using the shipped model until it trains its o
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +21,7 @@ from typer.testing import CliRunner
 from dagster_project.cli import app
 from dagster_project.defs.resolution.assets import record_clusters
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
+from dagster_project.lib.resolve.clustering import auto_linked_edges, cluster_records
 from dagster_project.lib.resolve.estimation import COLLAPSED_LEVEL_WEIGHT
 from dagster_project.lib.resolve.model_checks import (
     SHIPPED_MODEL_PATH,
@@ -33,6 +36,7 @@ from dagster_project.lib.resolve.splink_model import (
     load_model,
     match_input_sql,
     model_parameter_problems,
+    predict_pairs,
 )
 from dagster_project.lib.resolve.training import TrainingOutcome, train_and_report
 from dagster_project.settings import PROJECT_ROOT
@@ -327,6 +331,76 @@ def test_names_places_and_employers_alone_train_the_name(tmp_path: Path) -> None
     assert not [warning for warning in outcome.warnings if warning.startswith("name: no EM")]
     levels = levels_by_name(load_model(outcome.model_path))
     assert levels["name: Same name parts (any order, any script)"]["m_probability"] > 0.5
+
+
+def test_a_customer_s_own_copies_do_not_make_her_name_look_common(tmp_path: Path) -> None:
+    # One customer re-entered 150 times (a loyalty card swiped at every visit), beside people
+    # with a name, a city and an employer. Counted over records, her name, city and employer
+    # are the commonest values in the data and an exact copy of her scores below auto-link
+    # (0.30 in the panel's names_places_employer); counted over distinct contents they are
+    # hers alone.
+    copies = [
+        person(f"pos:{n}", ["KAREN", "SMITHQ"], city_key="CITY 1", company_name="CO 7")
+        for n in range(150)
+    ]
+    records = names_places_and_employers() + copies
+    # Her 150 records are one customer: the golden gate's bound is raised for her, as a user
+    # with such customers does (README, "Gates that fit your data").
+    outcome = train(tmp_path, records, max_cluster_size=200)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        match_input = con.execute(match_input_sql(SOURCE_RELATION)).to_arrow_table()
+    finally:
+        con.close()
+    pairs = predict_pairs(
+        match_input,
+        load_model(outcome.model_path),
+        review_threshold=0.7,
+        auto_link_threshold=0.9,
+    )
+    clusters = cluster_records(
+        match_input.column("record_key"), auto_linked_edges(pairs), threshold=0.9
+    ).membership
+    keys, cluster_ids = (clusters.column(c).to_pylist() for c in ("record_key", "cluster_id"))
+    cluster_of = dict(zip(keys, cluster_ids, strict=True))
+    assert len({cluster_of[f"pos:{n}"] for n in range(150)}) == 1
+    # And nobody else joined her.
+    hers = cluster_of["pos:0"]
+    assert sum(1 for cluster in cluster_of.values() if cluster == hers) == 150
+
+
+def test_u_is_counted_among_non_matches_not_every_random_pair(tmp_path: Path) -> None:
+    # Near-unique names, most people in two or three systems: among random pairs agreeing on
+    # a full name, one person's own records outnumber strangers about ten to one, so Splink's
+    # random sampling alone puts u an order of magnitude above the strangers' rate.
+    rng = random.Random(21)
+    records = []
+    for i in range(800):
+        tokens = [rng.choice(GIVEN), rng.choice(SURNAMES) + rng.choice(LETTERS)]
+        born = birth_date(rng)
+        for system in ["crm", "web", "erp"][: rng.choice((1, 2, 2, 3))]:
+            records.append(person(f"{system}:{i}", tokens, date_of_birth=born))
+    outcome = train(tmp_path, records)
+    level = levels_by_name(load_model(outcome.model_path))[
+        "name: Same name parts (any order, any script)"
+    ]
+    people_by_name: dict[str, list[str]] = {}
+    for record in records:
+        person_id = record["record_key"].split(":")[1]
+        people_by_name.setdefault(record["name_sorted_key"], []).append(person_id)
+    strangers_agreeing = sum(
+        1
+        for holders in people_by_name.values()
+        for a, b in itertools.combinations(holders, 2)
+        if a != b
+    )
+    person_ids = [record["record_key"].split(":")[1] for record in records]
+    pairs = len(records) * (len(records) - 1) // 2
+    same_person = sum(n * (n - 1) // 2 for n in Counter(person_ids).values())
+    strangers_rate = strangers_agreeing / (pairs - same_person)
+    records_rate = (strangers_agreeing + same_person) / pairs  # what plain sampling measures
+    assert records_rate > 5 * strangers_rate  # the data set does what it is for
+    assert strangers_rate / 2 < level["u_probability"] < strangers_rate * 2
 
 
 def test_a_level_em_drives_below_float_range_is_floored_warned_and_saved(

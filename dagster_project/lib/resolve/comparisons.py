@@ -77,6 +77,17 @@ def name_comparison() -> cl.CustomComparison:
                 label_for_charts="Same name parts (any order, any script)",
             ),
             cll.JaroWinklerLevel("name_joined_key", 0.92),
+            # 梁嘉振 / 梁嘉晶: one character of a Chinese name mistyped changes a whole pinyin
+            # syllable (JIAZHEN / JIAJING), which the letter-based levels below see as another
+            # given name. All but one character shared (DuckDB's levenshtein counts UTF-8 bytes,
+            # so characters are compared as lists), at least two, so a surname alone never is.
+            cll.CustomLevel(
+                "length(name_original_script_l) >= 3 and length(name_original_script_r) >= 3 "
+                "and len(list_intersect(string_split(name_original_script_l, ''), "
+                "string_split(name_original_script_r, ''))) "
+                ">= greatest(length(name_original_script_l), length(name_original_script_r)) - 1",
+                label_for_charts="All but one character of the original script",
+            ),
             cll.CustomLevel(
                 "len(name_tokens_l) > 1 and len(name_tokens_r) > 1 "
                 "and not name_parts_disagree(name_tokens_l, name_tokens_r)",

@@ -185,6 +185,7 @@ def splink_linker(
     *,
     block_window: int = DEFAULT_BLOCK_WINDOW,
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
+    sampled_pairs_rule: dict | None = None,
 ) -> Iterator[tuple[Linker, duckdb.DuckDBPyConnection]]:
     """A Linker over `records` (MATCH_COLUMNS), one input data set per source system, and the
     in-memory connection it runs in (holding `match_input`, the records with blocking keys, and
@@ -192,7 +193,8 @@ def splink_linker(
 
     The settings' blocking rules are replaced by the keys these records' fields allow within
     the comparison budget (`choose_blocking_keys`): a saved model holds weights, and which
-    pairs to score is a property of the data at hand.
+    pairs to score is a property of the data at hand. `sampled_pairs_rule` (a Splink rule
+    dict) replaces those keys where a caller wants other pairs (a random sample, in training).
     """
     con = duckdb.connect()
     # At 1M records Splink's joins spill; an in-memory database spills to ./.tmp by default,
@@ -221,7 +223,11 @@ def splink_linker(
                 for key in BLOCKING_KEYS
             ],
         )  # fmt: skip
-        rules = blocking_rule_dicts(plan.keys) or blocking_rule_dicts([BLOCKING_KEYS[0]])
+        rules = (
+            ([sampled_pairs_rule] if sampled_pairs_rule else [])
+            or blocking_rule_dicts(plan.keys)
+            or blocking_rule_dicts([BLOCKING_KEYS[0]])
+        )
         sources = [
             row[0]
             for row in con.execute(
@@ -248,15 +254,73 @@ def splink_linker(
         else:
             if len(frames) == 1:
                 settings.link_type = "dedupe_only"
-            settings.blocking_rules_to_generate_predictions = [
-                rule for key in plan.keys for rule in blocking_rules(key)
-            ] or blocking_rules(BLOCKING_KEYS[0])
-        yield (
-            Linker(frames if len(frames) > 1 else frames[0], settings, log_level=logging.WARNING),
-            con,
+            settings.blocking_rules_to_generate_predictions = (
+                ([sampled_pairs_rule] if sampled_pairs_rule else [])
+                or [rule for key in plan.keys for rule in blocking_rules(key)]
+                or blocking_rules(BLOCKING_KEYS[0])
+            )
+        linker = Linker(
+            frames if len(frames) > 1 else frames[0], settings, log_level=logging.WARNING
         )
+        _register_content_term_frequencies(linker, con, db_api)
+        yield linker, con
     finally:
         con.close()
+
+
+# What a record says, for counting how common a value is: everything matching reads but the
+# record's own identity.
+_CONTENT_COLUMNS = tuple(c for c in MATCH_COLUMNS if c not in ("record_key", "source_name"))
+
+
+def _register_content_term_frequencies(
+    linker: Linker, con: duckdb.DuckDBPyConnection, db_api: DuckDBAPI
+) -> None:
+    """Term frequencies that say how much more (or less) common a value is than the typical one,
+    counted over distinct record contents.
+
+    Splink scores agreement on value v at m / tf(v), tf(v) being v's share of the records. Two
+    things bias that low on customer data, and both showed in the panel (bench/results/panel.json):
+    - Copies count. A customer re-entered 300 times as KAREN SMITH at MILLER-MCKENZIE made her
+      own name, city and employer the commonest values: an exact copy of her scored 0.30.
+      Copies that agree on every field matching reads count once here.
+    - tf(v) is a share of the records holding the column, while the level's u is a share of all
+      pairs compared on the comparison: a Chinese name in the original script is held by half
+      the records, so every such name scored as if twice as common as it is, and a register's
+      迟安德 with a day and month swapped stayed below auto-link.
+    So each value's frequency is scaled by the level's u over the frequencies' own average
+    (tf'(v) = u * f(v) / sum(f^2)): a value as common as the typical one agreeing scores the
+    level's weight, a commoner one (王伟, a switchboard number) less, a rarer one more.
+    """
+    model = linker.misc.save_model_to_json()
+    level_u: dict[str, float] = {}
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            column, u = level.get("tf_adjustment_column"), level.get("u_probability")
+            if column and column not in level_u and isinstance(u, float | int) and u > 0:
+                level_u[column] = float(u)
+    if not level_u:
+        return
+    content = ", ".join(_CONTENT_COLUMNS)
+    con.execute(
+        f"create or replace temp table _record_contents as "
+        f"select distinct {content} from match_input"
+    )
+    for column, u in sorted(level_u.items()):
+        table = f"_content_tf_{column}"
+        con.execute(
+            f"""
+            create or replace table {table} as
+            with shares as (
+                select {column}, count(*) / sum(count(*)) over () as share
+                from _record_contents where {column} is not null group by {column}
+            )
+            select {column}, least(? * share / sum(share * share) over (), 1.0) as tf_{column}
+            from shares
+            """,
+            [u],
+        )
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
 
 
 def comparison_columns(model: dict) -> dict[str, frozenset[str]]:

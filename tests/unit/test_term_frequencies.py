@@ -1,0 +1,49 @@
+"""Term frequencies over distinct record contents, scaled to the level's u (splink_model): a
+customer's copies do not make her values common, and a value as common as the typical one scores
+the level's own weight."""
+
+from __future__ import annotations
+
+import pytest
+
+from dagster_project.lib.resolve.model_checks import SHIPPED_MODEL_PATH
+from dagster_project.lib.resolve.splink_model import load_model, splink_linker
+from tests.unit.test_blocking import _records
+
+
+def _person(key: str, name: str, born: str) -> dict:
+    return {
+        "record_key": key,
+        "source_name": key.split(":")[0],
+        "name_tokens": name.split(),
+        "name_sorted_key": name,
+        "name_joined_key": name.replace(" ", ""),
+        "date_of_birth": born,
+    }
+
+
+def test_copies_count_once_and_the_typical_value_scores_the_level_weight() -> None:
+    rows = [_person(f"crm:{n}", f"RARE {n}", "1980-01-01") for n in range(10)]
+    # Five different people share one name ...
+    rows += [_person(f"erp:{n}", "COMMON NAME", f"1970-01-0{n + 1}") for n in range(5)]
+    # ... and one customer was entered four times, identically.
+    rows += [_person(f"pos:{n}", "COPIED NAME", "1990-05-05") for n in range(4)]
+    model = load_model(SHIPPED_MODEL_PATH)
+    level_u = next(
+        level["u_probability"]
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column") == "name_sorted_key"
+    )
+    with splink_linker(_records(rows), model) as (_, con):
+        tf = dict(
+            con.execute(
+                "select name_sorted_key, tf_name_sorted_key from _content_tf_name_sorted_key"
+            ).fetchall()
+        )
+    assert tf["COPIED NAME"] == pytest.approx(tf["RARE 0"])
+    assert tf["COMMON NAME"] == pytest.approx(5 * tf["RARE 0"])
+    # Weighted by how often each value occurs (over distinct contents: 16), the adjusted
+    # frequencies average to the level's u: on average, agreement scores the level's weight.
+    share = {name: (5 if name == "COMMON NAME" else 1) / 16 for name in tf}
+    assert sum(share[name] * tf[name] for name in tf) == pytest.approx(level_u)
