@@ -21,7 +21,7 @@ export CUSTODIAN_WAREHOUSE ?= $(CURDIR)/warehouse/custodian.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export UV_PYTHON ?= 3.11
 
-.PHONY: install demo test lint format ui bench clean
+.PHONY: install demo test test-fast test-e2e lint format ui bench clean
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -41,8 +41,14 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) custodian audit --month $$(echo $(DEMO_START) | cut -c1-7)
 	$(RUN) custodian docs
 
-test: install
-	$(RUN) pytest
+# Two runs, so a failure says which half it is in and each half can be run alone.
+test: test-fast test-e2e
+
+test-fast: install
+	$(RUN) pytest -m "not e2e"
+
+test-e2e: install
+	$(RUN) pytest -m e2e
 
 lint: install
 	$(RUN) ruff check .

@@ -14,8 +14,9 @@ rendered with the demo generator's own formats (`lib/demo/text.py`: compact, nat
 
 The prefix tables are warmed on other numbers first (they fill within the first few thousand
 numbers of a run). Garbage collection stays on, as in production. CPU time (not wall time, the
-machine is shared), best of R runs over different strings. Results go to
-`bench/results/phones.json`.
+machine is shared), best of R runs over different strings, the same runs for both; every answer
+is compared with the plain pipeline's (tests/unit/test_phones.py's reference) and the benchmark
+fails if one differs. Results go to `bench/results/phones.json`.
 """
 
 from __future__ import annotations
@@ -26,17 +27,19 @@ import json
 import os
 import platform
 import random
+import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import phonenumbers
-from phonenumbers import NumberParseException
 
+# The reference the module must equal answer for answer lives with its tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dagster_project.lib.demo.reference import CN_MOBILE_PREFIXES, DIVISIONS, PHONE_PLANS
 from dagster_project.lib.demo.text import PHONE_STYLES, format_phone, shorten_phone, to_full_width
 from dagster_project.lib.standardise.phones import standardise_phone
+from tests.unit.test_phones import reference
 
 RESULTS = Path(__file__).parent / "results" / "phones.json"
 Case = tuple[str, str]  # (raw phone text, record country)
@@ -104,34 +107,18 @@ def build_cases(numbers: int, seed: int) -> dict[str, list[Case]]:
     return cases
 
 
-def reference(raw: str, region: str) -> tuple[object, ...]:
-    """The plain pipeline the module reproduces (tests/unit/test_phones.py has the full one)."""
-    text = unicodedata.normalize("NFKC", raw).strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException:
-        return (None,)
-    valid = phonenumbers.is_valid_number(number)
-    return (
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None,
-        phonenumbers.number_type(number),
-        phonenumbers.region_code_for_number(number),
-        valid,
-        None if valid else phonenumbers.is_possible_number_with_reason(number),
-    )
-
-
-def cpu_us_per_call(function: Callable[[str, str], object], runs: list[list[Case]]) -> float:
-    """Best CPU time per call over runs of different strings (no run repeats a string)."""
+def cpu_us_per_call(
+    function: Callable[[str, str], object], runs: list[list[Case]]
+) -> tuple[float, list[list[object]]]:
+    """Best CPU time per call over runs of different strings (no run repeats a string), and
+    every answer, so two functions timed on the same runs can be compared answer by answer."""
     best = float("inf")
+    answers = []
     for cases in runs:
         began = time.process_time()
-        for raw, region in cases:
-            function(raw, region)
+        answers.append([function(raw, region) for raw, region in cases])
         best = min(best, (time.process_time() - began) / len(cases))
-    return round(best * 1e6, 2)
+    return round(best * 1e6, 2), answers
 
 
 def main() -> None:
@@ -150,12 +137,18 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for name in runs[0]:
         scenario_runs = [run[name] for run in runs]
+        # Like for like: both over the same strings, best of the same runs.
+        ours_us, ours = cpu_us_per_call(standardise_phone, scenario_runs)
+        plain_us, plain = cpu_us_per_call(reference, scenario_runs)
+        differing = sum(a != b for run_a, run_b in zip(ours, plain, strict=True)
+                        for a, b in zip(run_a, run_b, strict=True))  # fmt: skip
+        if differing:
+            raise SystemExit(f"{name}: {differing} answer(s) differ from plain phonenumbers")
         row = {
             "calls_per_run": len(scenario_runs[0]),
-            "standardise_phone_us": cpu_us_per_call(standardise_phone, scenario_runs),
-            "plain_phonenumbers_us": cpu_us_per_call(
-                reference, [scenario_runs[0][: max(1, len(scenario_runs[0]) // 10)]]
-            ),
+            "standardise_phone_us": ours_us,
+            "plain_phonenumbers_us": plain_us,
+            "answers_identical": True,
         }
         results[name] = row
         print(

@@ -6,12 +6,14 @@ result is checked against the generator's ground truth.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
 from tests.e2e.support import custodian, demo_environment
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +88,40 @@ def test_golden_customers_within_ten_percent_of_true_people(demo_run) -> None:
     assert abs(golden - people) / people <= 0.10, f"{golden} golden vs {people} people"
 
 
+# A matching regression fails here, not only in `make bench`: the panel measures the demo shape
+# at ~0.97 pairwise F1 (bench/results/panel.json); the floor leaves room for this smaller demo.
+PAIRWISE_F1_FLOOR = 0.95
+
+
+def test_matching_accuracy_stays_above_its_floor(demo_run) -> None:
+    root, landing, _, _ = demo_run
+    truth_file = landing / "_truth" / "person_map.csv"
+    with _warehouse(root) as con:
+        predicted = con.execute(
+            "select source_name || ':' || source_record_id as record_key, golden_customer_id "
+            "as cluster_id from main.customer_source_xref"
+        ).to_arrow_table()
+        truth = con.execute(
+            "select source || ':' || trim(source_record_id) as record_key, person_id as entity_id "
+            f"from read_csv('{truth_file}', all_varchar=true)"
+        ).to_arrow_table()
+    scores = pairwise_and_bcubed(predicted, truth)
+    assert scores["records_missing_from_prediction"] == 0
+    assert scores["f1"] >= PAIRWISE_F1_FLOOR, scores
+
+
+def test_docs_builds_the_data_dictionary_site_offline(demo_run) -> None:
+    root, _, env, _ = demo_run
+    docs = custodian(env, "docs", timeout=300)
+    assert docs.returncode == 0, docs.stdout[-2000:] + docs.stderr[-2000:]
+    assert "data dictionary:" in docs.stdout
+    html = (root / "warehouse" / "reports" / "dbt_docs" / "static_index.html").read_text("utf-8")
+    # The dictionary's own words for the golden table, in one self-contained page.
+    assert "golden_customer_id" in html
+    assert "completeness_score" in html
+    assert not re.search(r"<script[^>]*\bsrc=[\"']?https?:", html)
+
+
 def test_gates_ran_and_were_recorded(demo_run) -> None:
     root, _, _, _ = demo_run
     with _warehouse(root) as con:
@@ -112,14 +148,20 @@ def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None
 
 
 def test_sql_command_masks_personal_data_by_default(demo_run) -> None:
-    _, _, env, _ = demo_run
+    root, _, env, _ = demo_run
     query = "select email, mobile_phone_e164 from main.golden_customers where email is not null"
     masked = custodian(env, "sql", query + " limit 3")
     assert masked.returncode == 0, masked.stderr
     assert "***@" in masked.stdout
     assert "PII masked" in masked.stdout
     unmasked = custodian(env, "sql", "--unmasked", query + " limit 3")
+    assert unmasked.returncode == 0, unmasked.stderr
     assert "***@" not in unmasked.stdout
+    with _warehouse(root) as con:
+        emails = {row[0] for row in con.execute(query).fetchall()}
+    # The addresses themselves, not merely no masked ones (an empty output has none either).
+    shown = [email for email in emails if email in unmasked.stdout]
+    assert shown
     refused = custodian(env, "sql", "delete from main.golden_customers")
     assert refused.returncode == 2
     assert "read-only" in refused.stderr.lower()

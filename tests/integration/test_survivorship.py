@@ -60,9 +60,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into {table} ({names}) values ({marks})", list(row.values()))
 
 
-def _dbt_run(warehouse: Path, tmp_path: Path) -> None:
+def _dbt_run(warehouse: Path, tmp_path: Path, config_path: Path | None = None) -> None:
     """Build the golden marts as the daily job does: candidates, then published."""
-    config = load_config(settings.PROJECT_ROOT / "governance.yaml")
+    config = load_config(config_path or settings.PROJECT_ROOT / "governance.yaml")
     project_dir = dbt_project_for(config, warehouse, settings.dbt_project_dir())
     completed = subprocess.run(
         [
@@ -80,9 +80,8 @@ def _dbt_run(warehouse: Path, tmp_path: Path) -> None:
         publish(con, ["golden_customers", "golden_field_lineage"], run_id="t", partition_key=None)
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "w.duckdb"
+def _build(path: Path, records: list[dict], cluster_of: dict[str, str]) -> None:
+    """A warehouse holding `records` resolved into the clusters `cluster_of` names."""
     with duckdb.connect(str(path)) as con:
         con.execute("create schema intermediate; create schema er; create schema candidate")
         con.execute("create schema ops")
@@ -96,12 +95,12 @@ def warehouse(tmp_path: Path) -> Path:
             con, MODELS / "marts" / "_marts__models.yml", "customer_source_xref",
             "candidate.customer_source_xref",
         )  # fmt: skip
-        for record in RECORDS:
+        for record in records:
             _insert(con, "intermediate.int_customer_records",
-                    {**record, "latest_partition_date": "2026-11-01",
-                     "first_seen_date": "2026-06-01", "last_seen_date": "2026-11-01"})  # fmt: skip
-        clusters = pa.table({"record_key": [r["record_key"] for r in RECORDS],
-                             "cluster_id": ["crm:1"] * len(RECORDS)})  # fmt: skip
+                    {"latest_partition_date": "2026-11-01", "first_seen_date": "2026-06-01",
+                     "last_seen_date": "2026-11-01", **record})  # fmt: skip
+        keys = [record["record_key"] for record in records]
+        clusters = pa.table({"record_key": keys, "cluster_id": [cluster_of[k] for k in keys]})
         ledger = assign_golden_ids(con, clusters, run_id="run-1", recorded_at=datetime.now(UTC))
         for row in ledger.assignments.to_pylist():
             record_key, golden_id = row["record_key"], row["golden_customer_id"]
@@ -110,6 +109,12 @@ def warehouse(tmp_path: Path) -> Path:
                      "source_name": record_key.split(":")[0],
                      "source_record_id": record_key.split(":")[1]})  # fmt: skip
         ensure_review_tables(con)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    _build(path, RECORDS, {record["record_key"]: "crm:1" for record in RECORDS})
     return path
 
 
@@ -158,3 +163,81 @@ def test_rules_address_as_a_unit_and_a_correction_that_wins(warehouse: Path, tmp
     assert corrected["email"] == "zhangsan@example.org"
     assert corrected["_lineage"]["email"] == (None, "steward_correction", "steward.li")
     assert corrected["full_name"] == "张三", "other fields keep their rules"
+
+
+def _config_with_rules(tmp_path: Path, **fields: str) -> Path:
+    """The repository's governance.yaml with survivorship rules for `fields` changed."""
+    config = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
+    config["survivorship"]["fields"].update(fields)
+    path = tmp_path / "governance.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _golden_by_member(path: Path) -> dict[str, dict]:
+    """Each golden customer's row, under every record key that belongs to it."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(
+            "select x.record_key, g.* from main.golden_customers g "
+            "join candidate.customer_source_xref x using (golden_customer_id)"
+        )
+        names = [column[0] for column in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _record(key: str, trust: int, updated: str, **fields) -> dict:
+    source, record_id = key.split(":")
+    return {"record_key": key, "source_name": source, "source_record_id": record_id,
+            "trust_rank": trust, "updated_at": updated, **fields}  # fmt: skip
+
+
+def test_a_changed_rule_in_the_config_changes_the_golden_value(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # Shipped: email valid_first (the web's valid address). By trust rank instead, the CRM's
+    # (rank 2; the ERP, rank 1, has none) wins although it is invalid.
+    _dbt_run(warehouse, tmp_path, _config_with_rules(tmp_path, email="trust_rank"))
+    golden = _golden(warehouse)
+    assert golden["email"] == "bad@@example"
+    assert golden["_lineage"]["email"] == ("crm:1", "trust_rank", None)
+
+
+def test_most_frequent_tie_breaks_and_lifecycle_stages(tmp_path: Path) -> None:
+    records = [
+        # most_frequent: the web's spelling twice beats the CRM's once, whatever the trust.
+        _record("crm:a1", 2, "2026-10-01 10:00:00", full_name="李雷"),
+        _record("web_signup:a2", 3, "2026-10-02 10:00:00", full_name="李蕾"),
+        _record("web_signup:a3", 3, "2026-09-01 10:00:00", full_name="李蕾"),
+        # most_frequent, once each: trust rank decides (the ERP, rank 1).
+        _record("crm:f1", 2, "2026-10-01 10:00:00", full_name="王五"),
+        _record("erp_billing:f2", 1, "2026-09-01 10:00:00", full_name="王伍"),
+        # trust_rank (the birth date's default), equal trust: the newer record.
+        _record("crm:b1", 2, "2026-05-01 10:00:00", date_of_birth="1980-01-01",
+                first_seen_date="2026-01-01"),
+        _record("crm:b2", 2, "2026-08-01 10:00:00", date_of_birth="1981-02-02",
+                first_seen_date="2026-01-01"),
+        # Equal trust and time: the smaller record key, on every run.
+        _record("crm:c2", 2, "2026-01-01 10:00:00", date_of_birth="1975-05-05",
+                first_seen_date="2025-01-01"),
+        _record("crm:c1", 2, "2026-01-01 10:00:00", date_of_birth="1970-07-07",
+                first_seen_date="2025-01-01"),
+        # First seen 12 days before the as-of date (2026-11-01): new.
+        _record("crm:d1", 2, "2026-10-20 10:00:00", first_seen_date="2026-10-20"),
+        # Nothing for over a year: churned.
+        _record("crm:e1", 2, "2025-06-01 10:00:00", first_seen_date="2024-01-01"),
+    ]  # fmt: skip
+    cluster_of = {r["record_key"]: r["record_key"].split(":")[1][0] for r in records}
+    path = tmp_path / "w.duckdb"
+    _build(path, records, cluster_of)
+    _dbt_run(path, tmp_path, _config_with_rules(tmp_path, full_name="most_frequent"))
+    golden = _golden_by_member(path)
+
+    assert golden["crm:a1"]["full_name"] == "李蕾"
+    assert golden["crm:f1"]["full_name"] == "王伍"
+    assert golden["crm:b1"]["date_of_birth"].isoformat() == "1981-02-02"
+    assert golden["crm:c2"]["date_of_birth"].isoformat() == "1970-07-07"
+    stages = {
+        key: golden[key]["lifecycle_stage"] for key in ("crm:a1", "crm:c1", "crm:d1", "crm:e1")
+    }
+    # a: active within 180 days; c: last seen 10 months ago, dormant (within 365 days).
+    assert stages == {"crm:a1": "active", "crm:c1": "dormant", "crm:d1": "new", "crm:e1": "churned"}

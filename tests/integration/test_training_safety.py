@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -266,6 +267,32 @@ def train(tmp_path: Path, records: list[dict], **options) -> TrainingOutcome:
         con.close()
 
 
+def train_with_labels(
+    tmp_path: Path,
+    records: list[dict],
+    matches: list[tuple[str, str]],
+    strangers: list[tuple[str, str]],
+) -> TrainingOutcome:
+    """Train with steward decisions: `matches` decided the same customer, `strangers` not."""
+    pairs = matches + strangers
+    labels = pa.table(
+        {
+            "record_key_l": [left for left, _ in pairs],
+            "record_key_r": [right for _, right in pairs],
+            "is_match": [True] * len(matches) + [False] * len(strangers),
+        }
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        write_customer_records(con, records)
+        return train_and_report(
+            con, source_relation=SOURCE_RELATION, labels=labels,
+            model_path=tmp_path / "models" / "customer_model.json", charts_dir=tmp_path / "c",
+        )  # fmt: skip
+    finally:
+        con.close()
+
+
 def levels_by_name(model: dict) -> dict[str, dict]:
     return {
         f"{comparison['output_column_name']}: {level['label_for_charts']}": level
@@ -401,6 +428,51 @@ def test_u_is_counted_among_non_matches_not_every_random_pair(tmp_path: Path) ->
     records_rate = (strangers_agreeing + same_person) / pairs  # what plain sampling measures
     assert records_rate > 5 * strangers_rate  # the data set does what it is for
     assert strangers_rate / 2 < level["u_probability"] < strangers_rate * 2
+
+
+def test_steward_labels_give_m_once_there_are_a_hundred_positives(tmp_path: Path) -> None:
+    records = names_and_birth_dates(600)
+    by_key = {record["record_key"]: record for record in records}
+    matches = [(f"crm:{i}", f"web:{i}") for i in range(600) if f"web:{i}" in by_key][:120]
+    strangers = [(f"crm:{i}", f"crm:{i + 1}") for i in range(30)]
+    outcome = train_with_labels(tmp_path, records, matches, strangers)
+    assert outcome.positive_labels == 120
+    assert outcome.m_from_labels
+    # m of the exact-name level is now the share of the labelled matches that agree on it.
+    agreeing = sum(
+        by_key[left]["name_sorted_key"] == by_key[right]["name_sorted_key"]
+        for left, right in matches
+    )
+    level = levels_by_name(load_model(outcome.model_path))[
+        "name: Same name parts (any order, any script)"
+    ]
+    assert level["m_probability"] == pytest.approx(agreeing / len(matches), abs=0.01)
+
+
+def test_fewer_than_a_hundred_positive_labels_leave_em_s_m(tmp_path: Path) -> None:
+    records = names_and_birth_dates(300)
+    keys = {record["record_key"] for record in records}
+    matches = [(f"crm:{i}", f"web:{i}") for i in range(300) if f"web:{i}" in keys][:50]
+    outcome = train_with_labels(tmp_path, records, matches, [])
+    assert outcome.positive_labels == 50
+    assert not outcome.m_from_labels
+
+
+def test_an_em_block_with_under_200_pairs_is_skipped_and_named(tmp_path: Path) -> None:
+    records = names_and_birth_dates(600)
+    # Forty people gave one system their mobile number, twice (a re-entered record each).
+    extra = [
+        {**record, "record_key": f"pos:{n}", "source_name": "pos", "source_record_id": str(n)}
+        for n, record in enumerate(records[:40])
+    ]
+    for n, record in enumerate(records[:40]):
+        record["mobile_phone_e164"] = extra[n]["mobile_phone_e164"] = f"+86139{n:08d}"
+    outcome = train(tmp_path, records + extra)
+    skipped = dict(entry.removesuffix(" pairs)").split(" (") for entry in outcome.skipped_em_blocks)
+    # 40 pairs share a mobile: too few for EM, said so with the count; the others trained.
+    assert skipped["mobile_phone_e164"] == "40"
+    assert "mobile_phone_e164" not in outcome.em_blocks
+    assert "name_sorted_key+date_of_birth" in outcome.em_blocks
 
 
 def test_a_level_em_drives_below_float_range_is_floored_warned_and_saved(

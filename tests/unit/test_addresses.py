@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import time
 
 import pytest
 from hypothesis import example, given, settings
@@ -360,29 +359,13 @@ def test_the_division_file_parse_agrees_with_jionlp_loader() -> None:
     assert parsed == expected
 
 
-def test_the_index_loads_quickly_and_leaves_out_hk_macao_taiwan() -> None:
+def test_the_index_leaves_out_hk_macao_taiwan() -> None:
+    # Its cost per address is bench/bench_standardise.py's (custodian_standardise_address).
     _division_index.cache_clear()
-    start = time.perf_counter()
     index = _division_index()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0  # measured about 0.1 s
     assert len({p.code for p in index.provinces.values()}) == 31
     assert "香港" not in index.provinces
     assert "台湾" not in index.provinces
-
-
-def test_cost_per_call_with_repeated_divisions() -> None:
-    rows = [
-        (f"{d.province}{d.district}幸福路{i}号", d.district, d.city, d.province, d.postcode, "CN")
-        for i in range(40)
-        for d in DIVISIONS
-    ]
-    standardise_address(*rows[0])
-    start = time.perf_counter()
-    for row in rows:
-        standardise_address(*row)
-    per_call = (time.perf_counter() - start) / len(rows)
-    assert per_call < 100e-6  # measured 5 µs; jio.parse_location would take 5,700 µs
 
 
 # --- Properties ---------------------------------------------------------------------------------
