@@ -21,6 +21,7 @@ from dagster_project.defs.resolution.assets import (
 from dagster_project.defs.resources import default_resources
 from dagster_project.defs.retention.assets import build_retention_assets, build_retention_job
 from dagster_project.defs.transform.dbt_assets import build_dbt_assets, dbt_resource
+from dagster_project.lib.privacy.masking import configure_masking
 from dagster_project.lib.publish import CANDIDATE_SCHEMA
 
 
@@ -28,6 +29,8 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     """The graph for one governance.yaml (default: `settings.config_path()`)."""
     config_path = settings.config_path(config_path)
     config = load_config(config_path)
+    # Metadata, logs and evidence the assets write are masked as the config says.
+    configure_masking(config.masking)
     dbt_project, dbt_assets = build_dbt_assets(config)
     candidates = [
         key for asset in dbt_assets for key in asset.keys if key.path[0] == CANDIDATE_SCHEMA

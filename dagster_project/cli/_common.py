@@ -56,12 +56,15 @@ def fail(message: str, code: int) -> typer.Exit:
 def load_governance(config_option: Path | None) -> tuple[Path, GovernanceConfig]:
     """The config's path and the validated config, its gate settings checked against the
     suites; a bad one exits 2 with the text that says where and why."""
+    from dagster_project.lib.privacy.masking import configure_masking
     from dagster_project.lib.quality.overrides import check_gate_settings
 
     path = settings.config_path(config_option)
     with definition_errors_as_bad_input():
         config = load_config(path)
         check_gate_settings(config, settings.expectations_dir(), path)
+        # Everything this command prints is masked as the config says.
+        configure_masking(config.masking)
     return path, config
 
 
@@ -116,12 +119,13 @@ def definition_errors_as_bad_input() -> Iterator[None]:
     A bad governance.yaml, a suite file that cannot be used and a dbt project that does not
     parse are the person's to fix, like a bad option: their messages name the file and why.
     """
+    from dagster_project.lib.privacy.masking import MaskingError
     from dagster_project.lib.quality.suites import SuiteError
     from dagster_project.lib.transform.dbt_project import DbtParseError
 
     try:
         yield
-    except (ConfigError, SuiteError, DbtParseError) as exc:
+    except (ConfigError, SuiteError, DbtParseError, MaskingError) as exc:
         raise fail(str(exc).strip(), EXIT_BAD_INPUT) from None
 
 

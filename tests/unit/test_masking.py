@@ -7,7 +7,11 @@ import re
 import pytest
 
 from dagster_project.canonical import CANONICAL_FIELDS
+from dagster_project.config import MaskingConfig
 from dagster_project.lib.privacy.masking import (
+    REDACTED,
+    MaskingError,
+    configure_masking,
     field_for_column,
     mask_column_value,
     mask_date,
@@ -203,7 +207,7 @@ def test_mask_column_value(column: str, value: str, expected: str) -> None:
 
 
 def test_pseudonym_is_stable_and_distinguishes_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CUSTODIAN_MASKING_SALT", raising=False)
+    monkeypatch.setenv("CUSTODIAN_MASKING_SALT", "a-secret")
     first = pseudonym("13800138000")
     assert first == pseudonym("13800138000")
     assert first != pseudonym("13800138001")
@@ -211,16 +215,58 @@ def test_pseudonym_is_stable_and_distinguishes_values(monkeypatch: pytest.Monkey
     assert "13800138000" not in first
 
 
-def test_pseudonym_depends_on_the_salt(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pseudonym_depends_on_the_key_and_needs_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUSTODIAN_MASKING_SALT", "salt-one")
     salted_one = pseudonym("zhangsan@qq.com")
     monkeypatch.setenv("CUSTODIAN_MASKING_SALT", "salt-two")
-    salted_two = pseudonym("zhangsan@qq.com")
-    monkeypatch.delenv("CUSTODIAN_MASKING_SALT")
-    default = pseudonym("zhangsan@qq.com")
-    assert len({salted_one, salted_two, default}) == 3
+    assert pseudonym("zhangsan@qq.com") != salted_one
     monkeypatch.setenv("CUSTODIAN_MASKING_SALT", "salt-one")
     assert pseudonym("zhangsan@qq.com") == salted_one
+    # No built-in key: a pseudonym under a key anyone can read is reversed by trying values.
+    monkeypatch.delenv("CUSTODIAN_MASKING_SALT")
+    with pytest.raises(MaskingError, match="CUSTODIAN_MASKING_SALT is not set"):
+        pseudonym("zhangsan@qq.com")
+
+
+@pytest.fixture
+def policy():
+    """Set a masking policy for one test; the default (partial) afterwards."""
+    yield configure_masking
+    configure_masking(MaskingConfig())
+
+
+def test_each_mode_of_the_masking_section(policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "k")
+    phone, born = "+8613800138000", "1990-05-03"
+    policy(MaskingConfig(direct="partial", quasi="partial"))
+    assert (mask_value("mobile_phone", phone), mask_value("date_of_birth", born)) == (
+        "138****8000", "1990-**-**")  # fmt: skip
+    policy(MaskingConfig(direct="redact", quasi="none"))
+    assert (mask_value("mobile_phone", phone), mask_value("date_of_birth", born)) == ("***", born)
+    policy(MaskingConfig(direct="hash", quasi="redact", hash_salt_env="MY_KEY"))
+    hashed = mask_value("mobile_phone", phone)
+    assert re.fullmatch(r"[0-9a-f]{16}", hashed)
+    assert hashed == mask_value("mobile_phone", phone) != mask_value("mobile_phone", phone + "1")
+    assert mask_value("date_of_birth", born) == "***"
+    # Fields of class none are never masked, whatever the modes.
+    assert mask_value("country_code", "CN") == "CN"
+
+
+def test_a_hash_mode_without_its_key_is_refused_with_what_to_do(
+    policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MY_KEY", raising=False)
+    with pytest.raises(MaskingError, match="MY_KEY that holds the key is not set"):
+        policy(MaskingConfig(quasi="hash", hash_salt_env="MY_KEY"))
+    # Refused: the policy in force is unchanged.
+    assert mask_value("date_of_birth", "1990-05-03") == "1990-**-**"
+
+
+def test_a_sensitive_column_is_never_shown_in_part(policy) -> None:
+    # corrected_value (a steward's correction of any field) is classed sensitive.
+    assert mask_column_value("corrected_value", "110101199005031234") == REDACTED
+    policy(MaskingConfig(direct="redact"))
+    assert mask_column_value("corrected_value", "110101199005031234") == REDACTED
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,24 @@
 """Masking personal data for display: logs, Dagster metadata, reports and errors (R24).
 
-Masking follows the canonical field's sensitivity class (dagster_project/canonical.py):
-direct identifiers keep just enough to recognise the shape (138****8000, z***@qq.com, 张*),
-quasi-identifiers keep their coarse part (the year of a birth date), other fields pass through.
+Masking follows the canonical field's sensitivity class (dagster_project/canonical.py) and the
+`masking` section of governance.yaml, one mode per class (configure_masking):
+- partial (the default): direct identifiers keep just enough to recognise the shape
+  (138****8000, z***@qq.com, 张*), quasi-identifiers their coarse part (the year of a birth date);
+- hash: a keyed HMAC-SHA256 pseudonym (16 hex characters), equal for equal values so they stay
+  comparable, the key from the environment variable `hash_salt_env` names (required);
+- redact: the value is replaced by *** whatever it is;
+- none (quasi-identifiers only): shown as they are.
+A column the data dictionary classes `sensitive` is never shown partially: partial becomes
+redact for it. Fields of class none pass through.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
@@ -72,10 +81,55 @@ def mask_date(value: str) -> str:
     return value[:4] + "-**-**" if len(value) >= 4 else "****"
 
 
+REDACTED = "***"
+
+
+class MaskingError(ValueError):
+    """The masking settings cannot be applied (a hash mode without its key)."""
+
+
+@dataclass(frozen=True)
+class MaskingPolicy:
+    direct: str = "partial"
+    quasi: str = "partial"
+    hash_salt_env: str = "CUSTODIAN_MASKING_SALT"
+
+
+_policy = MaskingPolicy()
+
+
+def configure_masking(config: object) -> None:
+    """Apply governance.yaml's `masking` section (config.MaskingConfig) to every display in this
+    process. A hash mode needs its key: without it this raises, rather than hash with a key
+    anyone can read (a phone number's pseudonym under a known key is found by trying them all).
+    """
+    global _policy
+    policy = MaskingPolicy(config.direct, config.quasi, config.hash_salt_env)
+    if "hash" in (policy.direct, policy.quasi) and not os.environ.get(policy.hash_salt_env):
+        hashed = "direct identifiers" if policy.direct == "hash" else "quasi-identifiers"
+        raise MaskingError(
+            f"masking hashes {hashed} (governance.yaml masking), but the environment variable "
+            f"{policy.hash_salt_env} that holds the key is not set: set it to a secret of your "
+            "own, or choose partial or redact"
+        )
+    _policy = policy
+
+
+def masking_policy() -> MaskingPolicy:
+    return _policy
+
+
 def pseudonym(value: str) -> str:
-    """A stable, salted hash: equal values stay joinable without being readable."""
-    salt = os.environ.get("CUSTODIAN_MASKING_SALT", "custodian-demo-salt")
-    return hashlib.sha256((salt + value).encode("utf-8")).hexdigest()[:16]
+    """A keyed hash (HMAC-SHA256, the key from the policy's environment variable): equal values
+    stay joinable without being readable.
+
+    Raises:
+        MaskingError: the key is not set.
+    """
+    key = os.environ.get(_policy.hash_salt_env)
+    if not key:
+        raise MaskingError(f"{_policy.hash_salt_env} is not set: no key to hash with")
+    return hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 _BY_FIELD = {
@@ -91,19 +145,41 @@ _BY_FIELD = {
 }
 
 
+# Pseudo-fields for values classed by the data dictionary rather than a canonical field.
+_QUASI = "_quasi"
+_SENSITIVE = "_sensitive"
+
+
+def _sensitivity(field: str) -> str:
+    if field == _QUASI:
+        return "quasi"
+    if field == _SENSITIVE:
+        return "sensitive"
+    return CANONICAL_FIELDS.get(field, ("", "direct"))[1]
+
+
 def mask_value(field: str, value: object) -> object:
-    """Mask one canonical field's value for display according to its sensitivity class."""
+    """Mask one canonical field's value for display by its sensitivity class and the policy."""
     if value is None:
         return None
     text = str(value)
+    sensitivity = _sensitivity(field)
+    if sensitivity == "none":
+        return text
+    mode = _policy.quasi if sensitivity == "quasi" else _policy.direct
+    if sensitivity == "sensitive" and mode == "partial":
+        mode = "redact"
+    if mode == "none":
+        return text
+    if mode == "redact":
+        return REDACTED
+    if mode == "hash":
+        return pseudonym(text)
     if field in _BY_FIELD:
         return _BY_FIELD[field](text)
-    sensitivity = "quasi" if field == "_quasi" else CANONICAL_FIELDS.get(field, ("", "direct"))[1]
-    if sensitivity == "direct":
-        return _mask_middle(text, 2, 0)
     if sensitivity == "quasi":
         return _mask_middle(text, 2, 0) if len(text) > 4 else text
-    return text
+    return _mask_middle(text, 2, 0)
 
 
 # Warehouse column names that carry a canonical field's value under another name.
@@ -143,7 +219,8 @@ def dictionary_classes() -> dict[str, str]:
 def _mask_by_class(pii: str, value: object) -> object:
     if pii == "none":
         return value
-    return mask_value("" if pii != "quasi-identifier" else "_quasi", value)
+    field = {"quasi-identifier": _QUASI, "sensitive": _SENSITIVE}.get(pii, "")
+    return mask_value(field, value)
 
 
 def field_for_column(column: str) -> str | None:
