@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from dagster_project.cli import app
 from dagster_project.cli._common import definition_errors_as_bad_input, execute
 from dagster_project.cli.pipeline import last_complete_day, planned_partitions
-from dagster_project.config import ConfigError, GovernanceConfig, load_config
+from dagster_project.config import ConfigError, GovernanceConfig, MaskingConfig, load_config
+from dagster_project.lib.privacy.masking import configure_masking
 from dagster_project.lib.quality.suites import SuiteError
 from dagster_project.lib.transform.dbt_project import DbtParseError
 
@@ -231,3 +232,21 @@ def test_mistakes_in_what_the_definitions_are_built_from_exit_2(
 def test_other_errors_while_building_the_definitions_are_not_hidden() -> None:
     with pytest.raises(ZeroDivisionError), definition_errors_as_bad_input():
         raise ZeroDivisionError("a bug, not a mistake in the input")
+
+
+def test_a_hash_masking_mode_without_its_key_exits_2_naming_the_variable(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MY_MASKING_KEY", raising=False)
+    config = (Path(__file__).parents[2] / "governance.yaml").read_text(encoding="utf-8")
+    config = config.replace("masking:\n  direct: partial", "masking:\n  direct: hash")
+    config += "  hash_salt_env: MY_MASKING_KEY\n"
+    path = isolated_env / "governance.yaml"
+    path.write_text(config, encoding="utf-8")
+    try:
+        result = runner.invoke(app, ["sql", "--config", str(path), "select 1"])
+    finally:
+        configure_masking(MaskingConfig())  # the process's default again for later tests
+    assert result.exit_code == 2
+    assert "MY_MASKING_KEY" in result.output
+    assert "Traceback" not in result.output
