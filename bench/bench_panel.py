@@ -26,7 +26,7 @@ name + birth date, the union of equal identifiers, Splink with a default config)
 Targets (from the issue): FEBRL F1 >= 0.99; variants F1 >= 0.95 and above every baseline; demo
 F1 >= 0.975; training succeeds; no cluster beyond the configured bound.
 
-Run (the whole panel took 39 minutes on a shared 2-core machine; --only merges into the results):
+Run (the whole panel took 30 minutes on a 2-core machine; --only merges into the results):
 
     uv run python bench/bench_panel.py                       # every data set
     uv run python bench/bench_panel.py --only febrl3 names_dob_typos
