@@ -97,8 +97,9 @@ def test_every_expectation_states_a_valid_severity(suite: GateSuite) -> None:
 
 
 def _dbt_model_columns(table: str) -> set[str]:
-    """The columns a dbt model declares in its folder's yml (its contract: dbt fails the build
-    when the model's SQL produces other columns)."""
+    """The columns a dbt model declares in its folder's yml: its enforced contract, so dbt fails
+    the build when the model produces other columns (test_every_suited_model_enforces_its_
+    contract keeps that true)."""
     (model,) = DBT_MODELS.rglob(f"{table}.sql")
     declared: set[str] = set()
     for path in model.parent.glob("*.yml"):
@@ -293,3 +294,19 @@ def test_a_critical_and_a_warning_threshold_on_one_rule_get_their_severity_as_su
         "gx_email_is_valid__in_set__critical",
         "gx_email_is_valid__in_set__warning",
     ]
+
+
+@pytest.mark.parametrize("suite", [s for s in SUITES if not s.is_raw], ids=_suite_id)
+def test_every_suited_model_enforces_its_contract(suite: GateSuite) -> None:
+    (model,) = DBT_MODELS.rglob(f"{suite.table}.sql")
+    entries = [
+        entry
+        for path in model.parent.glob("*.yml")
+        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", [])
+        if entry.get("name") == suite.table
+    ]
+    assert entries, f"{suite.table} has no yml entry"
+    assert ((entries[0].get("config") or {}).get("contract") or {}).get("enforced") is True, (
+        f"{suite.table}: declare `config: contract: enforced: true`, or the columns its suite "
+        "reads are checked against a list the model need not produce"
+    )
