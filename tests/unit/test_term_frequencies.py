@@ -1,6 +1,6 @@
-"""Term frequencies over distinct record contents, scaled to the level's u (splink_model): a
-customer's copies do not make her values common, and a value as common as the typical one scores
-the level's own weight."""
+"""Term frequencies over distinct record contents (splink_model): a customer's copies do not make
+her values common; with a model trained on data like these a value as common as the typical one
+scores the level's own weight, with one trained elsewhere each value scores at its own share."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_copies_count_once_and_the_typical_value_scores_the_level_weight() -> No
     # frequencies average to the level's u: on average, agreement scores the level's weight.
     share = {name: (5 if name == "COMMON NAME" else 1) / 16 for name in tf}
     assert sum(share[name] * tf[name] for name in tf) == pytest.approx(level_u)
+
+
+def test_a_model_trained_elsewhere_scores_each_value_at_its_share_of_these_records() -> None:
+    # Eight customers sharing four names: the shipped model's u for a name (a demo of 20,000
+    # varied names) would make every namesake a near-certain match.
+    rows = [_person(f"shop:{n}", f"NAME {n % 4}", f"1980-01-0{n + 1}") for n in range(8)]
+    model = load_model(SHIPPED_MODEL_PATH)
+    with splink_linker(_records(rows), model, model_fits_data=False) as (_, con):
+        tf = dict(
+            con.execute(
+                "select name_sorted_key, tf_name_sorted_key from _content_tf_name_sorted_key"
+            ).fetchall()
+        )
+    assert tf == pytest.approx({f"NAME {n}": 2 / 8 for n in range(4)})

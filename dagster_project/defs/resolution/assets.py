@@ -59,6 +59,8 @@ def record_clusters(
             review_name_conflicts=config.matching.review_name_conflicts,
             block_window=config.matching.block_window,
             max_pairs_per_record=config.matching.max_pairs_per_record,
+            # The shipped model's weights came from the demo: value frequencies from these data.
+            model_fits_data=model_warning is None,
             run_id=context.run_id,
             recorded_at=datetime.now(UTC),
         )
@@ -95,6 +97,7 @@ def record_clusters(
             ),
             "model": dg.MetadataValue.path(str(model_path)),
             **({"model_warning": model_warning} if model_warning else {}),
+            **({"prior_from_data": result.prior_from_data} if result.prior_from_data else {}),
         }
     )
 

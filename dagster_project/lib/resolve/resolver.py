@@ -33,6 +33,7 @@ from dagster_project.lib.resolve.clustering import (
     auto_linked_edges,
     cluster_records,
 )
+from dagster_project.lib.resolve.estimation import prior_from_deterministic_rules
 from dagster_project.lib.resolve.ledger import LedgerResult, assign_golden_ids
 from dagster_project.lib.resolve.review import (
     QueueRefresh,
@@ -63,6 +64,8 @@ class ResolutionResult:
     blocking_plan: list[dict] = field(default_factory=list)
     # What the model expects of the thresholds (splink_model.expected_accuracy).
     expected_accuracy: dict = field(default_factory=dict)
+    # Where the prior came from when the model was trained on other data (else None).
+    prior_from_data: str | None = None
 
 
 @contextmanager
@@ -85,8 +88,14 @@ def resolve_customers(
     source_relation: str = SOURCE_RELATION,
     block_window: int = DEFAULT_BLOCK_WINDOW,
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
+    model_fits_data: bool = True,
 ) -> ResolutionResult:
     """Resolve every record in `source_relation` into golden customers (see module docstring).
+
+    `model_fits_data` is False when `model_path` was trained on other data (the shipped demo
+    model on a deployment that has not trained its own): the prior then comes from these
+    records' deterministic rules (`estimation.prior_from_deterministic_rules`) and value
+    frequencies from these records (`splink_model.splink_linker`); m and u stay the model's.
 
     Raises:
         ModelError: no saved model at `model_path`, or one that no longer fits the columns.
@@ -95,8 +104,15 @@ def resolve_customers(
     blocking_plan: list[dict] = []
     estimates: dict = {}
     model = load_model(model_path)
+    prior_from_data = None
     with _timed(stages, "input"):
         records = warehouse.execute(match_input_sql(source_relation)).to_arrow_table()
+    if not model_fits_data:
+        # A prior is a share of its own training set's pairs: these records' rules give theirs.
+        found = prior_from_deterministic_rules(records)
+        if found is not None:
+            model = {**model, "probability_two_random_records_match": found[0]}
+            prior_from_data = f"{found[0]:.3g} from {found[1]}"
     with _timed(stages, "predict"):
         pairs = predict_pairs(
             records,
@@ -109,6 +125,7 @@ def resolve_customers(
             max_pairs_per_record=max_pairs_per_record,
             blocking_plan=blocking_plan,
             estimates=estimates,
+            model_fits_data=model_fits_data,
         )
     with _timed(stages, "cluster"):
         ensure_review_tables(warehouse)
@@ -163,6 +180,7 @@ def resolve_customers(
         stage_seconds=stages,
         blocking_plan=blocking_plan,
         expected_accuracy=estimates,
+        prior_from_data=prior_from_data,
     )
 
 

@@ -186,6 +186,7 @@ def splink_linker(
     block_window: int = DEFAULT_BLOCK_WINDOW,
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
     sampled_pairs_rule: dict | None = None,
+    model_fits_data: bool = True,
 ) -> Iterator[tuple[Linker, duckdb.DuckDBPyConnection]]:
     """A Linker over `records` (MATCH_COLUMNS), one input data set per source system, and the
     in-memory connection it runs in (holding `match_input`, the records with blocking keys, and
@@ -195,6 +196,9 @@ def splink_linker(
     the comparison budget (`choose_blocking_keys`): a saved model holds weights, and which
     pairs to score is a property of the data at hand. `sampled_pairs_rule` (a Splink rule
     dict) replaces those keys where a caller wants other pairs (a random sample, in training).
+    `model_fits_data` is False for a model trained on other data (the shipped demo model on a
+    new deployment's records): value frequencies are then this data's own, not scaled to the
+    model's u (`_register_content_term_frequencies`).
     """
     con = duckdb.connect()
     # At 1M records Splink's joins spill; an in-memory database spills to ./.tmp by default,
@@ -262,7 +266,7 @@ def splink_linker(
         linker = Linker(
             frames if len(frames) > 1 else frames[0], settings, log_level=logging.WARNING
         )
-        _register_content_term_frequencies(linker, con, db_api)
+        _register_content_term_frequencies(linker, con, db_api, scale_to_model_u=model_fits_data)
         yield linker, con
     finally:
         con.close()
@@ -274,7 +278,11 @@ _CONTENT_COLUMNS = tuple(c for c in MATCH_COLUMNS if c not in ("record_key", "so
 
 
 def _register_content_term_frequencies(
-    linker: Linker, con: duckdb.DuckDBPyConnection, db_api: DuckDBAPI
+    linker: Linker,
+    con: duckdb.DuckDBPyConnection,
+    db_api: DuckDBAPI,
+    *,
+    scale_to_model_u: bool = True,
 ) -> None:
     """Term frequencies that say how much more (or less) common a value is than the typical one,
     counted over distinct record contents.
@@ -291,6 +299,13 @@ def _register_content_term_frequencies(
     So each value's frequency is scaled by the level's u over the frequencies' own average
     (tf'(v) = u * f(v) / sum(f^2)): a value as common as the typical one agreeing scores the
     level's weight, a commoner one (王伟, a switchboard number) less, a rarer one more.
+
+    That holds only where the level's u was estimated on data like this. The shipped demo
+    model's u for "same name" (3e-5, 20,000 people with varied Chinese names) applied to a shop
+    whose 160 customers share 80 German names made every namesake a near-certain match, and
+    halved the shop's customers. For a model trained elsewhere (`scale_to_model_u` False) each
+    value scores at its own share of these records' distinct contents, as Splink's default does
+    over records.
     """
     model = linker.misc.save_model_to_json()
     level_u: dict[str, float] = {}
@@ -306,6 +321,7 @@ def _register_content_term_frequencies(
         f"create or replace temp table _record_contents as "
         f"select distinct {content} from match_input"
     )
+    scaled = "least(? * share / sum(share * share) over (), 1.0)"
     for column, u in sorted(level_u.items()):
         table = f"_content_tf_{column}"
         con.execute(
@@ -315,10 +331,10 @@ def _register_content_term_frequencies(
                 select {column}, count(*) / sum(count(*)) over () as share
                 from _record_contents where {column} is not null group by {column}
             )
-            select {column}, least(? * share / sum(share * share) over (), 1.0) as tf_{column}
+            select {column}, {scaled if scale_to_model_u else "share"} as tf_{column}
             from shares
             """,
-            [u],
+            [u] if scale_to_model_u else [],
         )
         linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
 
@@ -443,8 +459,11 @@ def predict_pairs(
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
     blocking_plan: list[dict] | None = None,
     estimates: dict | None = None,
+    model_fits_data: bool = True,
 ) -> pa.Table:
     """Score candidate pairs; keep those at or above `review_threshold`.
+
+    `model_fits_data`: False when the model was trained on other data (see `splink_linker`).
 
     `estimates`, when given, receives the precision and recall the model expects at the
     thresholds (`expected_accuracy`).
@@ -465,6 +484,7 @@ def predict_pairs(
         max_records_per_block_key,
         block_window=block_window,
         max_pairs_per_record=max_pairs_per_record,
+        model_fits_data=model_fits_data,
     ) as (linker, con):
         if blocking_plan is not None:
             cursor = con.execute("select * from blocking_plan")
