@@ -5,7 +5,7 @@ when the data look unlike the demo it was built on, and whether it beats simple 
 the same standardised records. Every data set is visible, has ground truth, and goes through the
 commands a user runs, never a benchmark-only code path:
 
-    custodian run --config CFG --through LAST_DAY     # shipped model copied in first
+    custodian run --config CFG --through LAST_DAY     # no model of its own yet: the shipped one
     custodian train --config CFG                      # the model refitted on this data
     custodian run --config CFG --date LAST_DAY        # resolution re-scores every record
 
@@ -55,7 +55,6 @@ from panel import baselines, demo_variants, febrl, runner
 from panel.common import (
     BuiltDataset,
     cluster_bound,
-    install_shipped_model,
     truth_summary,
     write_truth,
 )
@@ -152,9 +151,8 @@ def _user_path(work: Path, built: BuiltDataset, section: dict[str, Any]) -> None
     config_data = yaml.safe_load(built.config_path.read_text(encoding="utf-8"))
     section["cluster_bound"] = cluster_bound(config_data)
     section["config"] = config_data
-    # The first run must not depend on what an untrained deployment does: it gets the shipped
-    # model, as a user who has not trained yet would be running.
-    install_shipped_model(built.config_path)
+    # No model at the config's model_path: the first run is what a new deployment gets (the
+    # shipped demo model, with the prior and value frequencies of this data set's records).
     steps: dict[str, Any] = {}
     before = runner.publications(work)
     steps["first_run"] = runner.custodian(work, "run", "--config", config, "--through", last_day)

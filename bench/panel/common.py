@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,9 +16,6 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY_CONFIG = PROJECT_ROOT / "governance.yaml"
-SHIPPED_MODEL = (
-    PROJECT_ROOT / "dagster_project" / "lib" / "resolve" / "model" / "customer_model.json"
-)
 GOLDEN_SUITE = PROJECT_ROOT / "expectations" / "candidate" / "golden_customers.json"
 
 # The golden gate's critical cluster-size check, as governance.yaml names it for an override.
@@ -99,16 +95,6 @@ def matching_block(work: Path) -> dict[str, Any]:
     matching = copy.deepcopy(repository_config().get("matching", {}))
     matching["model_path"] = str((work / "model" / "customer_model.json").resolve())
     return matching
-
-
-def install_shipped_model(config_path: Path) -> Path:
-    """Copy the repository's shipped model to the config's model_path, so the first run (before
-    `custodian train`) has a model whatever the deployment does when it has none."""
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    target = Path(config["matching"]["model_path"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SHIPPED_MODEL, target)
-    return target
 
 
 def write_config(path: Path, config: dict[str, Any], header: str) -> None:

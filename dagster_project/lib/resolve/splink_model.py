@@ -277,6 +277,11 @@ def splink_linker(
 _CONTENT_COLUMNS = tuple(c for c in MATCH_COLUMNS if c not in ("record_key", "source_name"))
 
 
+# How far the model's u may move a value's frequency from its share of these records (a factor
+# of 2, one bit of weight): see _register_content_term_frequencies.
+TF_SCALE_BOUND = 2.0
+
+
 def _register_content_term_frequencies(
     linker: Linker,
     con: duckdb.DuckDBPyConnection,
@@ -300,6 +305,14 @@ def _register_content_term_frequencies(
     (tf'(v) = u * f(v) / sum(f^2)): a value as common as the typical one agreeing scores the
     level's weight, a commoner one (王伟, a switchboard number) less, a rarer one more.
 
+    Within one bit (the factor u / sum(f^2) bounded to [1/2, 2], TF_SCALE_BOUND): the holders'
+    correction above is a factor of 2, and where the model's u is further from these records'
+    own chance agreement the records are not what it was fit on. Unbounded, at 1,000,000 demo
+    records (bench/bench_resolution.py) the factor was 0.2 for names in the original
+    script; 陈女士 (a caller's surname and title, 0.4% of the contents) agreeing then outweighed
+    a disagreeing phone, and one caller with a short phone number chained 97 records of
+    different women named Chen, past the golden gate's bound of 50.
+
     That holds only where the level's u was estimated on data like this. The shipped demo
     model's u for "same name" (3e-5, 20,000 people with varied Chinese names) applied to a shop
     whose 160 customers share 80 German names made every namesake a near-certain match, and
@@ -321,7 +334,11 @@ def _register_content_term_frequencies(
         f"create or replace temp table _record_contents as "
         f"select distinct {content} from match_input"
     )
-    scaled = "least(? * share / sum(share * share) over (), 1.0)"
+    # The model's u over these records' own chance agreement, within a bit either way.
+    factor = (
+        f"greatest(least(? / sum(share * share) over (), {TF_SCALE_BOUND}), {1 / TF_SCALE_BOUND})"
+    )
+    scaled = f"least(share * {factor}, 1.0)"
     for column, u in sorted(level_u.items()):
         table = f"_content_tf_{column}"
         con.execute(
