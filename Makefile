@@ -20,6 +20,9 @@ DEMO_DATA ?= data/landing
 export CUSTODIAN_WAREHOUSE ?= $(CURDIR)/warehouse/custodian.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export UV_PYTHON ?= 3.11
+# The key of the analyst database's pseudonyms. This default is public, fit for demo data only:
+# set your own secret in the environment for real records (the same every day).
+export CUSTODIAN_MASKING_SALT ?= demo-only-key-set-your-own
 
 .PHONY: install demo test test-fast test-e2e lint format ui bench clean
 

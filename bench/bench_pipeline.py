@@ -40,6 +40,7 @@ def main() -> None:
 def run(work: Path, customers: int) -> dict:
     landing, config_path = demo_day(work, customers, seed=11)
     os.environ["CUSTODIAN_CONFIG"] = str(config_path)
+    os.environ.setdefault("CUSTODIAN_MASKING_SALT", "bench-key-not-a-secret")
     os.environ["CUSTODIAN_WAREHOUSE"] = str(work / "warehouse" / "custodian.duckdb")
     os.environ.pop("DAGSTER_HOME", None)
 

@@ -307,6 +307,80 @@ class MaskingConfig(_Strict):
     hash_salt_env: str = "CUSTODIAN_MASKING_SALT"
 
 
+# What a role may do. Each right guards one kind of access to personal data; a command checks
+# the right it needs and names the roles that hold it when it refuses.
+RIGHTS = {
+    "query_analytics": "query the masked analyst database (`custodian sql`)",
+    "query_warehouse": "query the restricted warehouse, masked on display (`custodian sql "
+    "--warehouse`)",
+    "view_unmasked": "see the warehouse's personal data unmasked (`custodian sql --unmasked`)",
+    "review": "work the review queue: see pairs, record decisions and corrections",
+    "read_access_log": "read and verify the access log (`custodian access-log`)",
+}
+Right = Literal["query_analytics", "query_warehouse", "view_unmasked", "review", "read_access_log"]
+DEFAULT_ROLES: dict[str, list[str]] = {
+    "analyst": ["query_analytics"],
+    "steward": ["query_analytics", "review"],
+    "engineer": ["query_analytics", "query_warehouse"],
+    "admin": list(RIGHTS),
+}
+
+
+class AccessConfig(_Strict):
+    """Who may read what (R25): users map to roles, roles to rights. A user not listed is
+    refused everything that touches personal data."""
+
+    users: dict[str, str] = Field(
+        default_factory=dict,
+        description="User name (CUSTODIAN_USER, else the login name, or `--as`) -> role.",
+    )
+    roles: dict[str, list[Right]] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
+
+    @model_validator(mode="after")
+    def _users_have_known_roles(self) -> AccessConfig:
+        unknown = {user: role for user, role in self.users.items() if role not in self.roles}
+        if unknown:
+            raise ValueError(
+                "\n".join(
+                    f"users.{user}: unknown role {role!r}; roles: {', '.join(sorted(self.roles))}"
+                    for user, role in sorted(unknown.items())
+                )
+            )
+        return self
+
+    def roles_with(self, right: str) -> list[str]:
+        return sorted(role for role, rights in self.roles.items() if right in rights)
+
+
+class AnalyticsConfig(_Strict):
+    """The analyst database: which published marts it holds and how their columns are made
+    safe at rest, beyond masking each column by its class in the data dictionary (R24)."""
+
+    marts: list[str] = Field(
+        default_factory=lambda: [
+            "golden_customers",
+            "customer_source_xref",
+            "golden_field_lineage",
+        ],
+        min_length=1,
+    )
+    pseudonymise: list[str] = Field(
+        default_factory=lambda: ["golden_customer_id", "record_key", "source_record_id"],
+        description="Join keys replaced by keyed HMAC-SHA256 pseudonyms (the key from "
+        "masking.hash_salt_env): equal keys stay joinable across the marts, and cannot be "
+        "joined back to the warehouse.",
+    )
+    generalise: dict[str, str] = Field(
+        default_factory=lambda: {
+            "date_of_birth": "year",
+            "city": "province",
+            "district": "province",
+        },
+        description="Column -> `year` (a date becomes <column>_year) or another column of the "
+        "same mart whose coarser value replaces it (city -> province).",
+    )
+
+
 class ScheduleConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     daily_at: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -333,6 +407,8 @@ class GovernanceConfig(_Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     retention: RetentionConfig = RetentionConfig()
     masking: MaskingConfig = MaskingConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    access: AccessConfig = AccessConfig()
     quality: QualityConfig = QualityConfig()
 
     @field_validator("sources")
@@ -393,6 +469,8 @@ def _allowed_keys() -> dict[str, list[str]]:
         "retention": list(RetentionConfig.model_fields),
         "retention.policies": list(RetentionPolicy.model_fields),
         "masking": list(MaskingConfig.model_fields),
+        "analytics": list(AnalyticsConfig.model_fields),
+        "access": list(AccessConfig.model_fields),
         "schedule": list(ScheduleConfig.model_fields),
         "quality": list(QualityConfig.model_fields),
     }

@@ -8,6 +8,7 @@ import dagster as dg
 
 from dagster_project import settings
 from dagster_project.config import load_config
+from dagster_project.defs.analytics.assets import build_analytics_asset
 from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
 from dagster_project.defs.pipeline import build_daily_job, build_schedules
@@ -45,6 +46,7 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
         *build_ingestion_assets(config),
         *dbt_assets,
         build_publish_asset(candidates),
+        build_analytics_asset(config),
         record_clusters,
         match_model,
         *build_audit_assets(config),

@@ -25,6 +25,29 @@ def warehouse_path() -> Path:
     )
 
 
+def analytics_path() -> Path:
+    """The analyst database, masked at rest: `$CUSTODIAN_ANALYTICS`, default beside the
+    warehouse (`analytics.duckdb`). A separate file, so it can be shared (and its permissions
+    set) apart from the restricted warehouse."""
+    if env := os.environ.get("CUSTODIAN_ANALYTICS"):
+        return Path(env)
+    return warehouse_path().parent / "analytics.duckdb"
+
+
+def access_log_path() -> Path:
+    """The append-only access log: `$CUSTODIAN_ACCESS_LOG`, default beside the warehouse."""
+    if env := os.environ.get("CUSTODIAN_ACCESS_LOG"):
+        return Path(env)
+    return warehouse_path().parent / "access_log.jsonl"
+
+
+def current_user() -> str:
+    """Who is acting: `$CUSTODIAN_USER`, else the login name."""
+    import getpass
+
+    return os.environ.get("CUSTODIAN_USER") or getpass.getuser()
+
+
 def reports_dir() -> Path:
     """Where HTML/Markdown reports and Data Docs go: beside the warehouse unless overridden."""
     if env := os.environ.get("CUSTODIAN_REPORTS"):

@@ -22,6 +22,11 @@ def _session_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         # Definitions writes the warehouse's dbt project beside it.
         warehouse = tmp_path_factory.mktemp("session_warehouse") / "custodian.duckdb"
         patch.setenv("CUSTODIAN_WAREHOUSE", str(warehouse))
+        # The analyst database pseudonymises keys with this key; the daily job needs it.
+        patch.setenv("CUSTODIAN_MASKING_SALT", "test-key-not-a-secret")
+        # Commands on personal data need a role: the shipped config's admin, unless a test
+        # acts as someone else (--as) to check a refusal.
+        patch.setenv("CUSTODIAN_USER", "admin")
         yield home
 
 

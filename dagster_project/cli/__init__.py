@@ -5,7 +5,8 @@ Every command that reads the governance config takes `--config PATH` (default:
 $CUSTODIAN_CONFIG, else ./governance.yaml). Runs are recorded in the Dagster instance at
 $DAGSTER_HOME (default ./.dagster, the one `make ui` serves), so they appear in the UI.
 
-Exit codes: 0 ok, 1 a run failed, 2 bad usage or config.
+Exit codes: 0 ok, 1 a run failed, 2 bad usage or config, 3 refused (the acting user's role
+lacks the right; governance.yaml `access`).
 
 One module per command group; this one only assembles them. Heavy imports (dagster, duckdb,
 great_expectations) stay inside the commands so `custodian --help` is quick.
@@ -19,10 +20,10 @@ from collections.abc import Callable
 
 import typer
 
-from dagster_project.cli import data, init, pipeline, review
-from dagster_project.cli._common import EXIT_BAD_INPUT, EXIT_RUN_FAILED
+from dagster_project.cli import data, init, pipeline, query, review
+from dagster_project.cli._common import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_RUN_FAILED
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_RUN_FAILED", "app", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_RUN_FAILED", "app", "main"]
 
 app = typer.Typer(
     add_completion=False,
@@ -47,7 +48,8 @@ for name, command in {
     "purge": pipeline.purge,
     "train": pipeline.train,
     "docs": pipeline.docs,
-    "sql": data.sql,
+    "sql": query.sql,
+    "access-log": query.access_log,
 }.items():
     app.command(name, help=_help(command))(command)
 app.add_typer(review.review_app, name="review")

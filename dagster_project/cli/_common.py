@@ -31,6 +31,16 @@ err_console = Console(stderr=True)
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as this user (default: $CUSTODIAN_USER, else your login name); their role in "
+        "governance.yaml (access.users) decides what is allowed.",
+    ),
+]
 
 ConfigOption = Annotated[
     Path | None,
@@ -66,6 +76,35 @@ def load_governance(config_option: Path | None) -> tuple[Path, GovernanceConfig]
         # Everything this command prints is masked as the config says.
         configure_masking(config.masking)
     return path, config
+
+
+def authorise_or_refuse(
+    config: GovernanceConfig, right: str, action: str, detail: str, as_user: str | None
+):
+    """The acting user (as lib.privacy.access.Actor) if their role holds `right`; else the
+    refusal is logged and the command exits 3 naming the roles that hold the right."""
+    from dagster_project.lib.privacy.access import AccessDeniedError, Actor, authorise, role_of
+
+    user = as_user or settings.current_user()
+    try:
+        return authorise(config.access, user, right)
+    except AccessDeniedError as exc:
+        log_access(Actor(user, role_of(config.access, user)), action, detail, "refused")
+        raise fail(str(exc), EXIT_REFUSED) from None
+
+
+def log_access(actor, action: str, detail: str, outcome: str, rows: int | None = None) -> None:
+    """Append to the access log (who, role, when, what, outcome, rows returned)."""
+    from dagster_project.lib.privacy.access import append_access
+
+    append_access(
+        settings.access_log_path(),
+        actor=actor,
+        action=action,
+        detail=detail,
+        outcome=outcome,
+        rows=rows,
+    )
 
 
 def progress_bar() -> Progress:

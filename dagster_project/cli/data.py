@@ -1,4 +1,4 @@
-"""Data in and out by hand: generated demo drops (`demo-data`) and read-only queries (`sql`)."""
+"""Generated demo drops (`demo-data`): realistic, messy files from several systems."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from dagster_project import settings
 from dagster_project.cli._common import (
     EXIT_BAD_INPUT,
-    ConfigOption,
     console,
     fail,
-    load_governance,
     progress_bar,
 )
 
@@ -69,53 +65,3 @@ def demo_data(
         f"{summary.people:,} people; ground truth in {out / '_truth'}; "
         f"events: {', '.join(f'{k}={v}' for k, v in sorted(summary.events.items())) or 'none'}"
     )
-
-
-def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query over the warehouse.")],
-    config: ConfigOption = None,
-    unmasked: Annotated[
-        bool, typer.Option(help="Show personal data unmasked (masked by default).")
-    ] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Rows to print at most.")] = 50,
-) -> None:
-    """Query the warehouse read-only and print the result as a table."""
-    import duckdb
-
-    from dagster_project.lib.privacy.masking import mask_column_value
-    from dagster_project.lib.warehouse import connect
-
-    # Validated though not yet read: masking policy and warehouse settings will come from it,
-    # and a broken config should be found by the first command, not the nightly run.
-    load_governance(config)
-    try:
-        con = connect(settings.warehouse_path(), read_only=True, timeout=5)
-    except (FileNotFoundError, RuntimeError) as exc:
-        raise fail(str(exc), EXIT_BAD_INPUT) from None
-    try:
-        cursor = con.execute(query)
-        if cursor.description is None:
-            console.print("(statement returned no rows)")
-            return
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchmany(limit + 1)
-    except duckdb.Error as exc:
-        raise fail(f"query failed: {str(exc).splitlines()[0]}", EXIT_BAD_INPUT) from None
-    finally:
-        con.close()
-    table = Table(show_lines=False)
-    for column in columns:
-        table.add_column(escape(column))
-    for row in rows[:limit]:
-        # Escaped: a value such as "[vip]" is data, not rich markup to swallow.
-        table.add_row(
-            *(
-                "∅"
-                if value is None
-                else escape(str(value if unmasked else mask_column_value(column, value)))
-                for column, value in zip(columns, row, strict=True)
-            )
-        )
-    console.print(table)
-    more = " (more rows not shown; use --limit)" if len(rows) > limit else ""
-    console.print(f"{min(len(rows), limit)} row(s){more}" + ("" if unmasked else "; PII masked"))

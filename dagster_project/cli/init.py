@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from datetime import date, timedelta
 from importlib import resources
@@ -20,6 +21,15 @@ def starter_config_text() -> str:
     """The starter config as shipped in the package."""
     return (
         resources.files("dagster_project").joinpath(*STARTER_TEMPLATE).read_text(encoding="utf-8")
+    )
+
+
+def starter_config_for(user: str) -> str:
+    """The starter config with `user` as its admin: whoever sets the platform up administers
+    it until they list the others."""
+    login = json.dumps(user, ensure_ascii=False)
+    return starter_config_text().replace(
+        "  users: {}\n", f"  users:\n    {login}: admin   # you, when you ran custodian init\n", 1
     )
 
 
@@ -46,7 +56,7 @@ def init(
             EXIT_BAD_INPUT,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = starter_config_text()
+    text = starter_config_for(settings.current_user())
     try:
         # "x" unless --force: a file that appeared since the check above is still not replaced.
         with path.open("w" if force else "x", encoding="utf-8") as handle:

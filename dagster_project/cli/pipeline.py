@@ -394,5 +394,7 @@ def print_summary(governance: GovernanceConfig, results, planned: int | None = N
             "(`custodian review list`)"
         )
     console.print(f"warehouse: {warehouse_file}")
+    if settings.analytics_path().is_file():
+        console.print(f"analysts:  {settings.analytics_path().resolve()} (masked; `custodian sql`)")
     if settings.reports_dir().is_dir():
         console.print(f"reports:   {settings.reports_dir().resolve()}")

@@ -15,10 +15,13 @@ from rich.table import Table
 from dagster_project import settings
 from dagster_project.cli._common import (
     EXIT_BAD_INPUT,
+    AsOption,
     ConfigOption,
+    authorise_or_refuse,
     console,
     fail,
     load_governance,
+    log_access,
 )
 
 review_app = typer.Typer(
@@ -56,7 +59,7 @@ def _utc_now():
 def _masked(column: str, value: object) -> str:
     from dagster_project.lib.privacy.masking import mask_evidence
 
-    # mask_evidence, not mask_column_value: a column it cannot classify is masked too.
+    # mask_evidence: a column it cannot classify is masked too.
     # Escaped: a stored value such as "[vip]" is data, not rich markup.
     return "∅" if value is None else escape(str(mask_evidence(column, value)))
 
@@ -76,17 +79,20 @@ def _queue_reason(has_name_conflict: bool | None) -> str:
 def review_list(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(min=1, help="Pairs to show at most.")] = 20,
+    as_user: AsOption = None,
 ) -> None:
     """Open pairs in the review band, highest match probability first (names masked)."""
     from dagster_project.lib.resolve.review import open_pairs
 
-    load_governance(config)
+    _, governance = load_governance(config)
+    actor = authorise_or_refuse(governance, "review", "review list", "", as_user)
 
     con = _review_connection(write=False)
     try:
         rows, total = open_pairs(con, limit=limit)
     finally:
         con.close()
+    log_access(actor, "review list", f"limit {limit}", "ok", rows=len(rows))
     if not total:
         console.print("no open pairs in the review queue (it is refreshed by each daily run)")
         return
@@ -123,21 +129,25 @@ def review_list(
 def review_show(
     pair_id: Annotated[str, typer.Argument(help="The pair's ID (RP...), from `review list`.")],
     config: ConfigOption = None,
+    as_user: AsOption = None,
 ) -> None:
     """Both records side by side (masked) and the match weight of each comparison."""
     from dagster_project.lib.resolve.review import UnknownPairError, pair_for_review
 
-    load_governance(config)
+    _, governance = load_governance(config)
+    actor = authorise_or_refuse(governance, "review", "review show", pair_id, as_user)
 
     con = _review_connection(write=False)
     try:
         review = pair_for_review(con, pair_id)
     except UnknownPairError:
+        log_access(actor, "review show", pair_id, "failed: unknown pair")
         raise fail(
             f"no pair {pair_id!r} in the review queue; {_LIST_HINT}", EXIT_BAD_INPUT
         ) from None
     finally:
         con.close()
+    log_access(actor, "review show", pair_id, "ok", rows=2)
     pair = review.pair
     probability, weight = pair["match_probability"], pair["match_weight"]
     console.print(
@@ -216,6 +226,7 @@ def review_decide(
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, for the audit trail.")] = None,
     config: ConfigOption = None,
+    as_user: AsOption = None,
 ) -> None:
     """Record whether a pair is the same customer; it applies on the next run."""
     from dagster_project.lib.resolve.review import (
@@ -224,7 +235,10 @@ def review_decide(
         record_decision,
     )
 
-    load_governance(config)
+    _, governance = load_governance(config)
+    target = pair or " ".join(records or ())
+    detail = f"{target} match={match}"
+    actor = authorise_or_refuse(governance, "review", "review decide", detail, as_user)
 
     answer = match.strip().lower()
     if answer not in ("yes", "no"):
@@ -260,6 +274,7 @@ def review_decide(
         raise fail(str(exc), EXIT_BAD_INPUT) from None
     finally:
         con.close()
+    log_access(actor, "review decide", f"{detail} decision #{decision.decision_id}", "ok")
     verdict = "same customer (must-link)" if decision.is_match else "different (cannot-link)"
     console.print(
         f"recorded decision #{decision.decision_id}: {decision.pair_id} "
@@ -278,11 +293,15 @@ def review_correct(
     by: Annotated[str, typer.Option("--by", help="Who corrects (recorded for audit).")],
     note: Annotated[str | None, typer.Option("--note", help="Why, for the audit trail.")] = None,
     config: ConfigOption = None,
+    as_user: AsOption = None,
 ) -> None:
     """Correct one golden field; the steward's value wins over every survivorship rule."""
     from dagster_project.lib.resolve.review import InvalidCorrectionError, record_correction
 
-    load_governance(config)
+    _, governance = load_governance(config)
+    # The value is personal data: the log names the customer and the field, not the value.
+    detail = f"{customer.strip()} {field.strip()}"
+    actor = authorise_or_refuse(governance, "review", "review correct", detail, as_user)
 
     if not by.strip():
         raise fail("--by must name who corrects", EXIT_BAD_INPUT)
@@ -302,6 +321,7 @@ def review_correct(
         raise fail(str(exc).strip("'\""), EXIT_BAD_INPUT) from None
     finally:
         con.close()
+    log_access(actor, "review correct", f"{detail} correction #{correction.correction_id}", "ok")
     console.print(
         f"recorded correction #{correction.correction_id}: {correction.golden_customer_id} "
         f"{correction.field} = {_masked(correction.field, correction.corrected_value)} by "

@@ -147,14 +147,15 @@ def test_monthly_audit_and_retention_run_and_say_what_they_did(demo_run) -> None
     assert sources == 4
 
 
-def test_sql_command_masks_personal_data_by_default(demo_run) -> None:
+def test_sql_reads_the_masked_analyst_database_and_admins_the_warehouse(demo_run) -> None:
     root, _, env, _ = demo_run
-    query = "select email, mobile_phone_e164 from main.golden_customers where email is not null"
+    query = "select email, mobile_phone_e164 from golden_customers where email is not null"
     masked = custodian(env, "sql", query + " limit 3")
     assert masked.returncode == 0, masked.stderr
     assert "***@" in masked.stdout
-    assert "PII masked" in masked.stdout
-    unmasked = custodian(env, "sql", "--unmasked", query + " limit 3")
+    assert "analyst database (masked at rest)" in masked.stdout
+    warehouse_query = query.replace("from ", "from main.") + " limit 3"
+    unmasked = custodian(env, "sql", "--unmasked", warehouse_query)
     assert unmasked.returncode == 0, unmasked.stderr
     assert "***@" not in unmasked.stdout
     with _warehouse(root) as con:
@@ -162,9 +163,72 @@ def test_sql_command_masks_personal_data_by_default(demo_run) -> None:
     # The addresses themselves, not merely no masked ones (an empty output has none either).
     shown = [email for email in emails if email in unmasked.stdout]
     assert shown
-    refused = custodian(env, "sql", "delete from main.golden_customers")
+    refused = custodian(env, "sql", "delete from golden_customers")
     assert refused.returncode == 2
-    assert "read-only" in refused.stderr.lower()
+    assert "only select" in refused.stderr.lower()
+
+
+def _personal_values(con: duckdb.DuckDBPyConnection, config_path: str) -> set[str]:
+    """Every name, phone, e-mail and ID the warehouse holds: as delivered in the raw tables
+    (whatever each source calls the column) and as standardised."""
+    from dagster_project.config import load_config
+
+    # Whole names, not their parts: a family name alone ("Cohen") is also a company's name, a
+    # given name ("Kent") also a county, and neither says who someone is.
+    fields = ("full_name", "name_original_script", "mobile_phone", "landline_phone", "email",
+              "national_id")  # fmt: skip
+    values: set[str] = set()
+    for source in load_config(config_path).sources:
+        for field, mapping in source.mapping.items():
+            column = getattr(mapping, "column", mapping if isinstance(mapping, str) else None)
+            if field in fields and column:
+                values |= {
+                    row[0]
+                    for row in con.execute(
+                        f'select distinct "{column}" from raw.{source.name}__customers '
+                        f'where "{column}" is not null'
+                    ).fetchall()
+                }
+    standardised = ("full_name", "name_original_script", "mobile_phone_e164",
+                    "landline_phone_e164", "email_normalised", "national_id")  # fmt: skip
+    for column in standardised:
+        values |= {
+            row[0]
+            for row in con.execute(
+                f"select distinct cast({column} as varchar) "
+                f"from intermediate.int_customer_records where {column} is not null"
+            ).fetchall()
+        }
+    # One- and two-character strings ("M", "张") are not identifying on their own.
+    return {value.strip() for value in values if len(value.strip()) >= 3}
+
+
+def test_no_value_in_the_analyst_database_is_a_raw_name_phone_email_or_id(demo_run) -> None:
+    root, _, env, _ = demo_run
+    with _warehouse(root) as con:
+        personal = _personal_values(con, env["CUSTODIAN_CONFIG"])
+    assert len(personal) > 10_000  # the demo's people, each with several identifiers
+    analytics = duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True)
+    with analytics:
+        columns = analytics.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'main'"
+        ).fetchall()
+        assert {table for table, _ in columns} == {
+            "golden_customers", "customer_source_xref", "golden_field_lineage"
+        }  # fmt: skip
+        scanned, found = 0, {}
+        for table, column in columns:
+            values = analytics.execute(
+                f'select distinct cast("{column}" as varchar) from {table} '
+                f'where "{column}" is not null'
+            ).fetchall()
+            scanned += len(values)
+            hits = [value for (value,) in values if value.strip() in personal]
+            if hits:
+                found[f"{table}.{column}"] = len(hits)
+    assert scanned > 10_000
+    assert not found, f"personal values in clear in the analyst database: {found}"
 
 
 def test_every_column_the_models_produce_is_in_the_data_dictionary(demo_run) -> None:

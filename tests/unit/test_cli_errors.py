@@ -57,7 +57,9 @@ def test_nothing_landed_exits_2_and_says_where_it_looked(isolated_env: Path) -> 
 def test_sql_without_warehouse_exits_2(isolated_env: Path) -> None:
     result = runner.invoke(app, ["sql", "select 1"])
     assert result.exit_code == 2
-    assert "does not exist yet" in result.output
+    output = " ".join(result.output.split())
+    assert "no analyst database at" in output
+    assert "run the daily job first" in output
 
 
 BAD_CONFIG = "landing_root: x\nsources:\n  - name: crm\n    system: crm\n    format: xlsx\n"
@@ -72,6 +74,7 @@ COMMANDS_READING_CONFIG = {
     "train": ["train"],
     "docs": ["docs"],
     "sql": ["sql", "select 1"],
+    "access-log": ["access-log"],
     "review list": ["review", "list"],
     "review show": ["review", "show", "RP0000000000000000"],
     "review decide": ["review", "decide", "--pair", "RP1", "--match", "yes", "--by", "ana"],
@@ -239,8 +242,9 @@ def test_a_hash_masking_mode_without_its_key_exits_2_naming_the_variable(
 ) -> None:
     monkeypatch.delenv("MY_MASKING_KEY", raising=False)
     config = (Path(__file__).parents[2] / "governance.yaml").read_text(encoding="utf-8")
-    config = config.replace("masking:\n  direct: partial", "masking:\n  direct: hash")
-    config += "  hash_salt_env: MY_MASKING_KEY\n"
+    config = config.replace(
+        "masking:\n  direct: partial", "masking:\n  direct: hash\n  hash_salt_env: MY_MASKING_KEY"
+    )
     path = isolated_env / "governance.yaml"
     path.write_text(config, encoding="utf-8")
     try:

@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 
 from dagster_project.canonical import CANONICAL_FIELDS
 from dagster_project.cli import app
-from dagster_project.cli.init import starter_config_text
+from dagster_project.cli.init import starter_config_for, starter_config_text
 from dagster_project.config import (
+    AccessConfig,
+    AnalyticsConfig,
     GovernanceConfig,
     MaskingConfig,
     MatchingConfig,
@@ -35,6 +37,8 @@ SECTIONS = {
     "monitoring": MonitoringConfig,
     "retention": RetentionConfig,
     "masking": MaskingConfig,
+    "analytics": AnalyticsConfig,
+    "access": AccessConfig,
 }
 
 
@@ -66,7 +70,9 @@ def test_init_defaults_to_governance_yaml_in_the_current_folder(
     monkeypatch.delenv("CUSTODIAN_CONFIG", raising=False)
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "governance.yaml").read_text(encoding="utf-8") == starter_config_text()
+    assert (tmp_path / "governance.yaml").read_text(encoding="utf-8") == starter_config_for("admin")
+    # Whoever ran init (CUSTODIAN_USER=admin in the tests) may use the personal-data commands.
+    assert load_config(tmp_path / "governance.yaml").access.users == {"admin": "admin"}
     # The default config needs no --config to run.
     assert "custodian run (every landed day" in _one_line(result.output)
 
@@ -86,7 +92,7 @@ def test_init_force_overwrites(tmp_path: Path) -> None:
     path.write_text("landing_root: mine\n", encoding="utf-8")
     result = runner.invoke(app, ["init", "--force", str(path)])
     assert result.exit_code == 0, result.output
-    assert path.read_text(encoding="utf-8") == starter_config_text()
+    assert path.read_text(encoding="utf-8") == starter_config_for("admin")
 
 
 def test_init_into_a_folder_exits_2(tmp_path: Path) -> None:

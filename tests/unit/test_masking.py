@@ -13,9 +13,10 @@ from dagster_project.lib.privacy.masking import (
     MaskingError,
     configure_masking,
     field_for_column,
-    mask_column_value,
+    mask_classified,
     mask_date,
     mask_email,
+    mask_evidence,
     mask_name,
     mask_national_id,
     mask_phone,
@@ -202,8 +203,8 @@ def test_field_for_column(column: str, field: str | None) -> None:
         ("golden_customer_id", "g-0001", "g-0001"),
     ],
 )
-def test_mask_column_value(column: str, value: str, expected: str) -> None:
-    assert mask_column_value(column, value) == expected
+def test_mask_evidence_by_column(column: str, value: str, expected: str) -> None:
+    assert mask_evidence(column, value) == expected
 
 
 def test_pseudonym_is_stable_and_distinguishes_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,9 +265,28 @@ def test_a_hash_mode_without_its_key_is_refused_with_what_to_do(
 
 def test_a_sensitive_column_is_never_shown_in_part(policy) -> None:
     # corrected_value (a steward's correction of any field) is classed sensitive.
-    assert mask_column_value("corrected_value", "110101199005031234") == REDACTED
+    assert mask_evidence("corrected_value", "110101199005031234") == REDACTED
     policy(MaskingConfig(direct="redact"))
-    assert mask_column_value("corrected_value", "110101199005031234") == REDACTED
+    assert mask_evidence("corrected_value", "110101199005031234") == REDACTED
+
+
+@pytest.mark.parametrize(
+    ("column", "pii_class", "value", "stored"),
+    [
+        ("email", "direct identifier", "zhangsan@qq.com", "z***@qq.com"),
+        ("mobile_phone_e164", "direct identifier", "+8613800138000", "138****8000"),
+        ("national_id", "sensitive", "110101199005031234", REDACTED),
+        ("postal_code", "quasi-identifier", "100020", "10****"),
+        ("membership_level", "none", "Gold", "Gold"),
+        # No class in the dictionary: masked as a direct identifier, whatever its name says.
+        ("notes", None, "call Zhang San on 13800138000", "ca" + "*" * 27),
+        ("email_backup", None, "zhangsan@qq.com", "zh" + "*" * 13),
+    ],
+)
+def test_analyst_values_are_masked_by_their_class_failing_closed(
+    column: str, pii_class: str | None, value: str, stored: str
+) -> None:
+    assert mask_classified(column, pii_class, value) == stored
 
 
 @pytest.mark.parametrize(
