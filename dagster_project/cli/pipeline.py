@@ -190,7 +190,7 @@ def run(
         err_console.print(
             failure_summary(result, job_log_path(DAILY_JOB)), highlight=False, markup=False
         )
-        err_console.print(published_marts_note(), highlight=False, markup=False)
+        err_console.print(published_marts_note(result.run_id), highlight=False, markup=False)
         err_console.print(
             stopped_run_message(str(key), planned[len(results) :], config),
             highlight=False,
@@ -199,9 +199,10 @@ def run(
         raise typer.Exit(EXIT_RUN_FAILED)
 
 
-def published_marts_note() -> str:
+def published_marts_note(failed_run_id: str | None = None) -> str:
     """What analysts read after a failed run: the marts are only replaced when every gate of
-    the run passed (write-audit-publish, lib/publish.py), so they are the last good version."""
+    the run passed (write-audit-publish, lib/publish.py), so they are the last good version;
+    a step after publishing (the analyst database) can fail once the marts are published."""
     from dagster_project.lib.publish import last_publication
     from dagster_project.lib.warehouse import connect
 
@@ -222,6 +223,13 @@ def published_marts_note() -> str:
             "does not exist (the rejected build, if any, is in candidate.*)"
         )
     day = f" for {publication.partition_key}" if publication.partition_key else ""
+    if failed_run_id is not None and publication.run_id == failed_run_id:
+        return (
+            f"published: this run replaced main.golden_customers, customer_source_xref and "
+            f"golden_field_lineage{day} ({publication.row_count:,} customers) before the step "
+            "that failed; the analyst database (`custodian sql`) keeps its previous version "
+            "until a run gets past that step"
+        )
     return (
         f"not published: analysts still read main.golden_customers, customer_source_xref and "
         f"golden_field_lineage as published at {publication.published_at:%Y-%m-%d %H:%M} UTC"

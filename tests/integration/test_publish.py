@@ -57,3 +57,21 @@ def test_a_missing_candidate_publishes_nothing(tmp_path: Path) -> None:
 def test_a_warehouse_that_never_published_says_so(tmp_path: Path) -> None:
     with connect(tmp_path / "w.duckdb") as con:
         assert last_publication(con, "golden_customers") is None
+
+
+def test_a_failed_run_says_whether_it_had_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_project.cli.pipeline import published_marts_note
+
+    monkeypatch.setenv("CUSTODIAN_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    with connect(tmp_path / "w.duckdb") as con:
+        _candidates(con, 3)
+        publish(con, TABLES, run_id="r1", partition_key="2026-11-01")
+    # A run that failed after publishing (at the analyst database) did change what is read ...
+    after = published_marts_note("r1")
+    assert after.startswith("published: this run replaced main.golden_customers")
+    assert "analyst database" in after
+    # ... one that failed before (a gate) did not.
+    before = published_marts_note("r2")
+    assert before.startswith("not published: analysts still read main.golden_customers")
