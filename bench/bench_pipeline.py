@@ -26,12 +26,16 @@ GATE_BUDGET_SHARE = 0.10
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=460_000)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (warehouse)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="custodian_bench_pipeline_"))
     try:
         result = run(work, args.customers)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

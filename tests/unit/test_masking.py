@@ -13,6 +13,7 @@ from dagster_project.lib.privacy.masking import (
     MaskingError,
     configure_masking,
     field_for_column,
+    hmac_pads,
     mask_classified,
     mask_date,
     mask_email,
@@ -22,6 +23,7 @@ from dagster_project.lib.privacy.masking import (
     mask_phone,
     mask_value,
     pseudonym,
+    pseudonym_key,
 )
 
 
@@ -306,3 +308,26 @@ def test_mask_evidence_masks_unknown_columns_and_shows_platform_keys(
     from dagster_project.lib.privacy.masking import mask_evidence
 
     assert (mask_evidence(column, value) == value) is shown
+
+
+@pytest.mark.parametrize("key", ["k", "a-secret-of-64-bytes-or-more-" * 3, "钥匙"])
+def test_the_analyst_databases_sql_pseudonym_is_the_python_one(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from dagster_project.lib.privacy.analytics import PSEUDONYM_SQL
+
+    monkeypatch.setenv("CUSTODIAN_MASKING_SALT", key)
+    values = ["crm:C100001", "陈女士", "", "x" * 200]
+    inner, outer = hmac_pads(pseudonym_key())
+    con = duckdb.connect()
+    con.execute("create temp table _hmac_key as select ?::blob as ipad, ?::blob as opad",
+                [inner, outer])  # fmt: skip
+    in_sql = [
+        con.execute(f"select {PSEUDONYM_SQL.format(value='?')} from _hmac_key", [value]).fetchone()[
+            0
+        ]
+        for value in values
+    ]
+    assert in_sql == [pseudonym(value) for value in values]

@@ -62,6 +62,7 @@ def build_analytics_asset(config: GovernanceConfig) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.json(build.tables),
                 "columns by treatment": dg.MetadataValue.json(build.count_by_kind()),
                 "seconds": round(build.seconds, 1),
+                "seconds by step": dg.MetadataValue.json(build.step_seconds),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -132,8 +132,8 @@ def pseudonym(value: str) -> str:
     return pseudonymiser()(value)
 
 
-def pseudonymiser() -> Callable[[str], str]:
-    """`pseudonym` with the key read once, for many values.
+def pseudonym_key() -> bytes:
+    """The pseudonyms' key, from the environment variable the policy names.
 
     Raises:
         MaskingError: the key is not set.
@@ -141,7 +141,24 @@ def pseudonymiser() -> Callable[[str], str]:
     key = os.environ.get(_policy.hash_salt_env)
     if not key:
         raise MaskingError(f"{_policy.hash_salt_env} is not set: no key to hash with")
-    keyed = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+    return key.encode("utf-8")
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys (RFC 2104), for computing the same pseudonym
+    in SQL: sha256(opad || sha256(ipad || message))."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+
+
+def pseudonymiser() -> Callable[[str], str]:
+    """`pseudonym` with the key read once, for many values.
+
+    Raises:
+        MaskingError: the key is not set.
+    """
+    keyed = hmac.new(pseudonym_key(), digestmod=hashlib.sha256)
 
     def hash_one(value: str) -> str:
         digest = keyed.copy()
@@ -177,28 +194,47 @@ def _sensitivity(field: str) -> str:
     return CANONICAL_FIELDS.get(field, ("", "direct"))[1]
 
 
-def mask_value(field: str, value: object) -> object:
-    """Mask one canonical field's value for display by its sensitivity class and the policy."""
-    if value is None:
-        return None
-    text = str(value)
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _redacted(_text: str) -> str:
+    return REDACTED
+
+
+def _mask_quasi(text: str) -> str:
+    return _mask_middle(text, 2, 0) if len(text) > 4 else text
+
+
+def _mask_other(text: str) -> str:
+    return _mask_middle(text, 2, 0)
+
+
+def masker(field: str) -> Callable[[str], str]:
+    """How one canonical field's text is masked under the policy in force, decided once (the
+    analyst database masks millions of values of one column)."""
     sensitivity = _sensitivity(field)
     if sensitivity == "none":
-        return text
+        return _unchanged
     mode = _policy.quasi if sensitivity == "quasi" else _policy.direct
     if sensitivity == "sensitive" and mode == "partial":
         mode = "redact"
     if mode == "none":
-        return text
+        return _unchanged
     if mode == "redact":
-        return REDACTED
+        return _redacted
     if mode == "hash":
-        return pseudonym(text)
+        return pseudonymiser()
     if field in _BY_FIELD:
-        return _BY_FIELD[field](text)
-    if sensitivity == "quasi":
-        return _mask_middle(text, 2, 0) if len(text) > 4 else text
-    return _mask_middle(text, 2, 0)
+        return _BY_FIELD[field]
+    return _mask_quasi if sensitivity == "quasi" else _mask_other
+
+
+def mask_value(field: str, value: object) -> object:
+    """Mask one canonical field's value for display by its sensitivity class and the policy."""
+    if value is None:
+        return None
+    return masker(field)(str(value))
 
 
 # Warehouse column names that carry a canonical field's value under another name.
@@ -253,20 +289,28 @@ def field_for_column(column: str) -> str | None:
     return None
 
 
-def mask_classified(column: str, pii_class: str | None, value: object) -> object:
-    """Mask a value by the class the data dictionary gives its column, failing closed: a column
-    with no class (None) is masked as a direct identifier. The column's canonical field, where
-    it has one of the same class, chooses the shape (138****8000, z***@qq.com)."""
-    if value is None or pii_class == "none":
-        return value
+def classified_masker(column: str, pii_class: str | None) -> Callable[[str], str]:
+    """How a column's text is masked by the class the data dictionary gives it, failing
+    closed: a column with no class (None) is masked as a direct identifier. The column's
+    canonical field, where it has one of the same class, chooses the shape (138****8000,
+    z***@qq.com)."""
+    if pii_class == "none":
+        return _unchanged
     if pii_class == "sensitive":
-        return mask_value(_SENSITIVE, value)
+        return masker(_SENSITIVE)
     field = field_for_column(column)
     if pii_class == "quasi-identifier":
         quasi_field = field if field and CANONICAL_FIELDS[field][1] == "quasi" else None
-        return mask_value(quasi_field or _QUASI, value)
+        return masker(quasi_field or _QUASI)
     direct_field = field if field and CANONICAL_FIELDS[field][1] == "direct" else None
-    return mask_value(direct_field or "", value)
+    return masker(direct_field or "")
+
+
+def mask_classified(column: str, pii_class: str | None, value: object) -> object:
+    """One value masked by its column's data-dictionary class (`classified_masker`)."""
+    if value is None or pii_class == "none":
+        return value
+    return classified_masker(column, pii_class)(str(value))
 
 
 # Keys and flags that identify records inside the platform but say nothing about the person.
