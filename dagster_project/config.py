@@ -317,7 +317,7 @@ RIGHTS = {
     "review": "work the review queue: see pairs, record decisions and corrections",
     "read_access_log": "read and verify the access log (`custodian access-log`)",
 }
-Right = Literal["query_analytics", "query_warehouse", "view_unmasked", "review", "read_access_log"]
+Right = Literal[tuple(RIGHTS)]  # the names above, so a right is named once
 DEFAULT_ROLES: dict[str, list[str]] = {
     "analyst": ["query_analytics"],
     "steward": ["query_analytics", "review"],

@@ -32,6 +32,7 @@ from dagster_project.cli._common import (
 )
 
 TABLE_LIMIT = 50
+ACCESS_LOG_COLUMNS = ("at", "user", "role", "action", "detail", "outcome", "rows")
 
 
 class OutputFormat(StrEnum):
@@ -163,15 +164,10 @@ def access_log(
     problems = verify_access_log(path)
     log_access(actor, "access-log", f"last {last}", "ok", rows=min(last, len(entries)))
     table = Table(title=f"Access log {path} ({len(entries):,} entries)")
-    for column in ("at", "user", "role", "action", "detail", "outcome", "rows"):
+    for column in ACCESS_LOG_COLUMNS:
         table.add_column(column, overflow="fold")
     for entry in entries[-last:]:
-        table.add_row(
-            *(
-                _cell(entry.get(column))
-                for column in ("at", "user", "role", "action", "detail", "outcome", "rows")
-            )
-        )
+        table.add_row(*(_cell(entry.get(column)) for column in ACCESS_LOG_COLUMNS))
     console.print(table)
     if problems:
         raise fail("the access log has been altered:\n  " + "\n  ".join(problems), EXIT_RUN_FAILED)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from dagster_project.lib.warehouse import quote_identifier as _quote
+
 CANDIDATE_SCHEMA = "candidate"
 PUBLISHED_SCHEMA = "main"
 
@@ -43,10 +45,6 @@ class Publication:
     run_id: str
     partition_key: str | None
     published_at: datetime
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def published_name(table: str) -> str:

@@ -35,7 +35,8 @@ SCHEMAS = (
     "privacy",
 )
 
-_LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
+# DuckDB's words when another process holds a database file's lock.
+LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
 
 
 class WarehouseLockedError(RuntimeError):
@@ -105,7 +106,7 @@ def connect(
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
-            if not _LOCK_MESSAGE.search(str(exc)):
+            if not LOCK_MESSAGE.search(str(exc)):
                 raise
             if time.monotonic() >= deadline:
                 holder = re.search(r"\(PID (\d+)\)", str(exc))
@@ -131,6 +132,11 @@ def connection(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.
         yield con
     finally:
         con.close()
+
+
+def quote_identifier(name: str) -> str:
+    """A table or column name as a DuckDB identifier, double-quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:

@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from dagster_project.settings import PROJECT_ROOT
@@ -61,3 +62,61 @@ def demo_environment(
     )  # fmt: skip
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
     return landing, env
+
+
+def _distinct_text(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str]:
+    """A column's distinct non-null values, as text."""
+    return {
+        row[0]
+        for row in con.execute(
+            f'select distinct cast("{column}" as varchar) from {table} where "{column}" is not null'
+        ).fetchall()
+    }
+
+
+def _personal_values(con: duckdb.DuckDBPyConnection, config_path: Path) -> set[str]:
+    """Every name, phone, e-mail and ID the warehouse holds: as delivered in the raw tables
+    (whatever each source calls the column) and as standardised."""
+    from dagster_project.config import load_config
+
+    # Whole names, not their parts: a family name alone ("Cohen") is also a company's name, a
+    # given name ("Kent") also a county, and neither says who someone is.
+    fields = ("full_name", "name_original_script", "mobile_phone", "landline_phone", "email",
+              "national_id")  # fmt: skip
+    values: set[str] = set()
+    for source in load_config(config_path).sources:
+        for field, mapping in source.mapping.items():
+            column = getattr(mapping, "column", mapping if isinstance(mapping, str) else None)
+            if field in fields and column:
+                values |= _distinct_text(con, f"raw.{source.name}__customers", column)
+    standardised = ("full_name", "name_original_script", "mobile_phone_e164",
+                    "landline_phone_e164", "email_normalised", "national_id")  # fmt: skip
+    for column in standardised:
+        values |= _distinct_text(con, "intermediate.int_customer_records", column)
+    # One- and two-character strings ("M", "张") are not identifying on their own.
+    return {value.strip() for value in values if len(value.strip()) >= 3}
+
+
+def analyst_values_in_clear(
+    warehouse_dir: Path, config_path: Path
+) -> tuple[int, int, dict[str, int]]:
+    """Every distinct value of every analyst table looked up among the warehouse's personal
+    values: (personal values, analyst values scanned, hits by table.column)."""
+    with duckdb.connect(str(warehouse_dir / "custodian.duckdb"), read_only=True) as con:
+        personal = _personal_values(con, config_path)
+    with duckdb.connect(str(warehouse_dir / "analytics.duckdb"), read_only=True) as analytics:
+        columns = analytics.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'main'"
+        ).fetchall()
+        assert {table for table, _ in columns} == {
+            "golden_customers", "customer_source_xref", "golden_field_lineage"
+        }  # fmt: skip
+        scanned, found = 0, {}
+        for table, column in columns:
+            values = _distinct_text(analytics, table, column)
+            scanned += len(values)
+            hits = [value for value in values if value.strip() in personal]
+            if hits:
+                found[f"{table}.{column}"] = len(hits)
+    return len(personal), scanned, found

@@ -28,7 +28,7 @@ import yaml
 
 from dagster_project.lib.transform.dbt_project import dbt_state_dir
 from dagster_project.settings import PROJECT_ROOT
-from tests.e2e.support import custodian
+from tests.e2e.support import analyst_values_in_clear, custodian
 
 pytestmark = pytest.mark.e2e
 
@@ -178,6 +178,14 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "count(distinct (substr(source_record_id, 2), golden_customer_id)) "
             "from main.customer_source_xref"
         ).fetchone()
+    # What an analyst sees of this shop, and who may see it: init made its runner (admin).
+    sql = ("sql", "--config", str(config_path))
+    steps["sql_day_1"] = custodian(
+        env, *sql, "--format", "json",
+        "select count(*) as customers, count(distinct email) as emails from golden_customers",
+    )  # fmt: skip
+    steps["sql_stranger"] = custodian(env, *sql, "--as", "stranger", "select 1")
+    steps["analyst_scan_day_1"] = analyst_values_in_clear(warehouse.parent, config_path)
 
     strict = json.loads(json.dumps(config))
     strict["quality"] = {
@@ -231,6 +239,21 @@ def test_day_one_publishes_a_gated_golden_table_of_both_sources(journey: dict) -
         "candidate/customer_source_xref",
     } <= gated
     assert published >= 3
+
+
+def test_the_analyst_database_of_an_unfamiliar_config_is_masked_and_role_gated(
+    journey: dict,
+) -> None:
+    _ok(journey["sql_day_1"])
+    (counts,) = json.loads(journey["sql_day_1"].stdout)
+    assert counts["customers"] == 160
+    personal, scanned, found = journey["analyst_scan_day_1"]
+    assert personal >= 160  # at least a name per person
+    assert scanned > 160
+    assert not found, f"personal values in clear in the analyst database: {found}"
+    stranger = journey["sql_stranger"]
+    assert stranger.returncode == 3
+    assert "has no role" in " ".join(stranger.stderr.split())
 
 
 def test_a_failed_golden_gate_keeps_the_published_table_readable_and_unchanged(

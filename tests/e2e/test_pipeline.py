@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
-from tests.e2e.support import custodian, demo_environment
+from tests.e2e.support import analyst_values_in_clear, custodian, demo_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -168,65 +168,12 @@ def test_sql_reads_the_masked_analyst_database_and_admins_the_warehouse(demo_run
     assert "only select" in refused.stderr.lower()
 
 
-def _personal_values(con: duckdb.DuckDBPyConnection, config_path: str) -> set[str]:
-    """Every name, phone, e-mail and ID the warehouse holds: as delivered in the raw tables
-    (whatever each source calls the column) and as standardised."""
-    from dagster_project.config import load_config
-
-    # Whole names, not their parts: a family name alone ("Cohen") is also a company's name, a
-    # given name ("Kent") also a county, and neither says who someone is.
-    fields = ("full_name", "name_original_script", "mobile_phone", "landline_phone", "email",
-              "national_id")  # fmt: skip
-    values: set[str] = set()
-    for source in load_config(config_path).sources:
-        for field, mapping in source.mapping.items():
-            column = getattr(mapping, "column", mapping if isinstance(mapping, str) else None)
-            if field in fields and column:
-                values |= {
-                    row[0]
-                    for row in con.execute(
-                        f'select distinct "{column}" from raw.{source.name}__customers '
-                        f'where "{column}" is not null'
-                    ).fetchall()
-                }
-    standardised = ("full_name", "name_original_script", "mobile_phone_e164",
-                    "landline_phone_e164", "email_normalised", "national_id")  # fmt: skip
-    for column in standardised:
-        values |= {
-            row[0]
-            for row in con.execute(
-                f"select distinct cast({column} as varchar) "
-                f"from intermediate.int_customer_records where {column} is not null"
-            ).fetchall()
-        }
-    # One- and two-character strings ("M", "张") are not identifying on their own.
-    return {value.strip() for value in values if len(value.strip()) >= 3}
-
-
 def test_no_value_in_the_analyst_database_is_a_raw_name_phone_email_or_id(demo_run) -> None:
     root, _, env, _ = demo_run
-    with _warehouse(root) as con:
-        personal = _personal_values(con, env["CUSTODIAN_CONFIG"])
-    assert len(personal) > 10_000  # the demo's people, each with several identifiers
-    analytics = duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True)
-    with analytics:
-        columns = analytics.execute(
-            "select table_name, column_name from information_schema.columns "
-            "where table_schema = 'main'"
-        ).fetchall()
-        assert {table for table, _ in columns} == {
-            "golden_customers", "customer_source_xref", "golden_field_lineage"
-        }  # fmt: skip
-        scanned, found = 0, {}
-        for table, column in columns:
-            values = analytics.execute(
-                f'select distinct cast("{column}" as varchar) from {table} '
-                f'where "{column}" is not null'
-            ).fetchall()
-            scanned += len(values)
-            hits = [value for (value,) in values if value.strip() in personal]
-            if hits:
-                found[f"{table}.{column}"] = len(hits)
+    personal, scanned, found = analyst_values_in_clear(
+        root / "warehouse", Path(env["CUSTODIAN_CONFIG"])
+    )
+    assert personal > 10_000  # the demo's people, each with several identifiers
     assert scanned > 10_000
     assert not found, f"personal values in clear in the analyst database: {found}"
 

@@ -23,23 +23,22 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 
-from dagster_project import settings
 from dagster_project.config import AnalyticsConfig, MaskingConfig
 from dagster_project.lib.privacy.masking import (
     MaskingError,
     classified_masker,
     configure_masking,
     hmac_pads,
+    model_column_classes,
     pseudonym_key,
 )
 from dagster_project.lib.publish import PUBLISHED_SCHEMA
+from dagster_project.lib.warehouse import quote_identifier as _quote
 
 ATTACHED = "analytics"
 # HMAC-SHA256 of the value under the key's pads (temp table _hmac_key), first 16 hex digits:
@@ -106,23 +105,9 @@ class AnalyticsBuild:
         return counts
 
 
-@cache
-def _model_column_classes() -> dict[str, dict[str, str]]:
-    """Model name -> column -> PII class, from the dbt models' property files."""
-    classes: dict[str, dict[str, str]] = {}
-    for path in sorted((settings.dbt_project_dir() / "models").rglob("_*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            classes[model["name"]] = {
-                column["name"].lower(): (column.get("meta") or {}).get("pii")
-                for column in model.get("columns") or []
-                if (column.get("meta") or {}).get("pii")
-            }
-    return classes
-
-
 def column_classes(table: str) -> dict[str, str]:
     """Column -> PII class of one mart, as its data dictionary entry says."""
-    return _model_column_classes().get(table, {})
+    return model_column_classes().get(table, {})
 
 
 def plan_table(
@@ -163,10 +148,6 @@ def plan_table(
         else:
             treatments.append(ColumnTreatment(column, column, "mask", pii_class))
     return treatments
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _mapping_table(

@@ -243,27 +243,41 @@ _COLUMN_ALIASES = {"name_pinyin": "full_name", "name_sorted": "full_name", "emai
 
 
 @cache
+def model_column_classes() -> dict[str, dict[str, str]]:
+    """Model name -> column name -> PII class, from the dbt models' property files
+    (dbt/models/**/_*.yml, meta.pii)."""
+    classes: dict[str, dict[str, str]] = {}
+    for path in sorted((settings.dbt_project_dir() / "models").rglob("_*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
+            classes[model["name"]] = _column_classes(model.get("columns"))
+    return classes
+
+
+def _column_classes(columns: list[dict] | None) -> dict[str, str]:
+    return {
+        column["name"].lower(): (column.get("meta") or {})["pii"]
+        for column in columns or []
+        if (column.get("meta") or {}).get("pii")
+    }
+
+
+@cache
 def dictionary_classes() -> dict[str, str]:
-    """Column name -> PII class, from the dbt data dictionary (dbt/models/**/_*.yml and
+    """Column name -> PII class, from the dbt data dictionary (the models' property files and
     dbt/dictionary/*.yml, meta.pii).
 
     A name means the same thing in every model, so one class per name; where two models
     disagree the stricter class wins.
     """
     strictness = {"none": 0, "quasi-identifier": 1, "direct identifier": 2, "sensitive": 3}
-    classes: dict[str, str] = {}
-    project = settings.dbt_project_dir()
-    column_lists = []
-    for path in sorted((project / "models").rglob("_*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            column_lists.append(model.get("columns") or [])
+    per_model = list(model_column_classes().values())
     # The staging models' columns: their entries are generated from this list per source.
-    for path in sorted((project / "dictionary").glob("*.yml")):
-        column_lists.append((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("columns"))
-    for columns in column_lists:
-        for column in columns or []:
-            pii = (column.get("meta") or {}).get("pii")
-            name = column["name"].lower()
+    for path in sorted((settings.dbt_project_dir() / "dictionary").glob("*.yml")):
+        dictionary = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        per_model.append(_column_classes(dictionary.get("columns")))
+    classes: dict[str, str] = {}
+    for model_classes in per_model:
+        for name, pii in model_classes.items():
             if pii in strictness and strictness[pii] >= strictness.get(
                 classes.get(name, "none"), 0
             ):
@@ -304,13 +318,6 @@ def classified_masker(column: str, pii_class: str | None) -> Callable[[str], str
         return masker(quasi_field or _QUASI)
     direct_field = field if field and CANONICAL_FIELDS[field][1] == "direct" else None
     return masker(direct_field or "")
-
-
-def mask_classified(column: str, pii_class: str | None, value: object) -> object:
-    """One value masked by its column's data-dictionary class (`classified_masker`)."""
-    if value is None or pii_class == "none":
-        return value
-    return classified_masker(column, pii_class)(str(value))
 
 
 # Keys and flags that identify records inside the platform but say nothing about the person.

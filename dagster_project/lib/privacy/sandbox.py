@@ -9,13 +9,12 @@ SELECT (WITH ... SELECT, a VALUES list and EXPLAIN are SELECTs too) before it ru
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-_LOCK_MESSAGE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
+from dagster_project.lib.warehouse import LOCK_MESSAGE
 
 SANDBOX_SETTINGS = {
     "enable_external_access": False,
@@ -72,7 +71,7 @@ def sandboxed_connection(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_SETTINGS))
     except duckdb.IOException as exc:
-        if _LOCK_MESSAGE.search(str(exc)):
+        if LOCK_MESSAGE.search(str(exc)):
             raise RuntimeError(
                 f"{path} is locked by a process writing it (a daily run): retry when it ends"
             ) from None
