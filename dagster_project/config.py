@@ -94,6 +94,45 @@ class GateOverride(_Strict):
 GateOverrides = dict[str, dict[str, GateOverride]]
 
 
+class DeletionMarker(_Strict):
+    """A column of the source's own export that marks a row as a deletion, e.g. a CDC feed's
+    `op` column holding 'D'. Compared after trimming, case-insensitively."""
+
+    column: str = Field(min_length=1)
+    values: list[str] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _values_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("a deletion marker value must not be blank")
+        return value
+
+
+class ExtractConfig(_Strict):
+    """What one delivery of the source holds, which decides how a deletion is recognised."""
+
+    kind: Literal["full", "delta"] = Field(
+        default="full",
+        description="'full': each file holds every record the source still has, so a key "
+        "missing from a day's file was deleted that day. 'delta': each file holds only new and "
+        "changed records; a record is deleted only when `deleted_when` says so.",
+    )
+    deleted_when: DeletionMarker | None = Field(
+        default=None,
+        description="A column and the values in it that mark a row as a deletion (either "
+        "kind). A delta source without it never deletes.",
+    )
+    max_deleted_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="A full extract that would delete more than this share of the source's "
+        "current records (a truncated export, a wrong filter upstream) stops the day's history "
+        "step instead of deleting them; raise it for a day with a real mass deletion.",
+    )
+
+
 class SourceConfig(_Strict):
     """One source system's export: where it lands, how to read it, how it maps to the canon."""
 
@@ -135,6 +174,7 @@ class SourceConfig(_Strict):
         "every layer downstream; raise it for sources with long free-text columns.",
     )
     mapping: dict[str, FieldMapping]
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
     gates: GateOverrides = Field(
         default_factory=dict,
         description="This source's gates: `raw` (its raw table's gate) or a suite judged per "

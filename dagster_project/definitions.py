@@ -10,6 +10,7 @@ from dagster_project import settings
 from dagster_project.config import load_config
 from dagster_project.defs.analytics.assets import build_analytics_asset
 from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
+from dagster_project.defs.history.assets import build_golden_history_asset, build_history_asset
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
 from dagster_project.defs.pipeline import build_daily_job, build_schedules
 from dagster_project.defs.publish.assets import build_publish_asset
@@ -45,6 +46,8 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
     assets = [
         *build_ingestion_assets(config),
         *dbt_assets,
+        build_history_asset(config),
+        build_golden_history_asset(config),
         build_publish_asset(candidates),
         build_analytics_asset(config),
         record_clusters,

@@ -177,9 +177,16 @@ _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}
 
 
 def execute(
-    job_name: str, config_path: Path, partition_keys: Sequence[str | None], label: str
+    job_name: str,
+    config_path: Path,
+    partition_keys: Sequence[str | None],
+    label: str,
+    first_run_ops_config: dict | None = None,
 ) -> list[tuple[str | None, ExecuteInProcessResult]]:
     """Run a job in-process for each partition, with a progress bar; stop at the first failure.
+
+    `first_run_ops_config` is op config for the first partition's run only (a full refresh
+    rebuilds once, then the days run as usual).
 
     Runs go to the persistent Dagster instance (`settings.dagster_home()`), so they appear in
     the UI beside scheduled runs and backfills.
@@ -198,7 +205,9 @@ def execute(
                 highlight=False,
                 markup=False,
             )
-        results = run_partitions(job, instance, partition_keys, label, log_path)
+        results = run_partitions(
+            job, instance, partition_keys, label, log_path, first_run_ops_config
+        )
     console.print(f"run log: {log_path}", highlight=False)
     return results
 
@@ -263,6 +272,7 @@ def run_partitions(
     partition_keys: Sequence[str | None],
     label: str,
     log_path: Path,
+    first_run_ops_config: dict | None = None,
 ) -> list[tuple[str | None, ExecuteInProcessResult]]:
     """Execute `job` for each key in order until one fails; the failure's full text goes to
     `log_path` (the terminal shows it shortened)."""
@@ -270,14 +280,17 @@ def run_partitions(
     results = []
     with progress_bar() as progress, log_path.open("a", encoding="utf-8") as log:
         task = progress.add_task(label, total=len(partition_keys))
-        for key in partition_keys:
+        for index, key in enumerate(partition_keys):
+            run_config = _QUIET_RUN_CONFIG
+            if index == 0 and first_run_ops_config:
+                run_config = {**_QUIET_RUN_CONFIG, "ops": first_run_ops_config}
             progress.update(task, description=f"{label} {key or ''}".rstrip())
             # dbt's event stream and Splink's training notes go to the log, not the terminal.
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 result = job.execute_in_process(
                     partition_key=key,
                     instance=instance,
-                    run_config=_QUIET_RUN_CONFIG,
+                    run_config=run_config,
                     raise_on_error=False,
                     tags={STARTED_BY_TAG: "cli"},
                 )

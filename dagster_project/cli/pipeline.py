@@ -30,6 +30,8 @@ from dagster_project.cli._common import (
 from dagster_project.config import GovernanceConfig
 
 DAILY_JOB = "daily_customer_pipeline"
+# The history asset's op (defs/history/assets.py): its key's path joined by "__".
+FULL_REFRESH_OPS_CONFIG = {"history__customer_record_versions": {"config": {"full_refresh": True}}}
 
 # More days than this in a "not run" list are shown as the first and last few.
 _DAYS_LISTED_IN_FULL = 8
@@ -165,6 +167,14 @@ def run(
             help="Re-run exactly this day's partition, YYYY-MM-DD (not with --through).",
         ),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild record history from every loaded day before running: after "
+            "upgrading standardisation, or to take in a corrected file of a past day.",
+        ),
+    ] = False,
 ) -> None:
     """Run the daily pipeline for every day with landed data (or one day), then print a summary.
 
@@ -181,7 +191,13 @@ def run(
     config_path, governance = load_governance(config)
     partitions = planned_partitions(governance, day=day, through=through)
     planned = [d.isoformat() for d in partitions]
-    results = execute(DAILY_JOB, config_path, planned, "daily pipeline")
+    results = execute(
+        DAILY_JOB,
+        config_path,
+        planned,
+        "daily pipeline",
+        first_run_ops_config=FULL_REFRESH_OPS_CONFIG if full_refresh else None,
+    )
     print_summary(governance, results, planned=len(planned))
     failed = [(key, result) for key, result in results if not result.success]
     if failed:

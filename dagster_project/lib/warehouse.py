@@ -27,6 +27,7 @@ SCHEMAS = (
     "raw",
     "quarantine",
     "ops",
+    "history",
     "er",
     "quality",
     "candidate",

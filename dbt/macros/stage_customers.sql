@@ -15,7 +15,14 @@ with
 
 source_rows as (
     {%- if raw_exists %}
-        select * from {{ raw_relation }}
+        -- Re-sent records the history step found unchanged are not standardised again.
+        select * from {{ raw_relation }} as delivered
+        where not exists (
+            select 1 from history.unchanged_deliveries as unchanged
+            where unchanged.source_name = '{{ source_name }}'
+                and unchanged.partition_date = delivered._partition_date
+                and unchanged.row_number = delivered._row_number
+        )
     {%- else %}
         select 1 as no_delivery_yet where false
     {%- endif %}

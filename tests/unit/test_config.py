@@ -111,6 +111,20 @@ def test_shipped_config_loads_with_four_sources() -> None:
             lambda d: d.__setitem__("sourcez", []),
             ["sourcez: unknown key", "sources"],
         ),
+        (
+            lambda d: d["sources"][0].__setitem__("extract", {"kind": "snapshot"}),
+            ["sources[0].extract.kind:", "'full' or 'delta'"],
+        ),
+        (
+            lambda d: d["sources"][0].__setitem__(
+                "extract", {"kind": "delta", "deleted_when": {"column": "op", "values": [" "]}}
+            ),
+            ["sources[0].extract.deleted_when.values:", "must not be blank"],
+        ),
+        (
+            lambda d: d["sources"][0].__setitem__("extract", {"max_deleted_share": 1.5}),
+            ["sources[0].extract.max_deleted_share:", "less than or equal to 1"],
+        ),
     ],
     ids=[
         "unknown-canonical-field",
@@ -127,6 +141,9 @@ def test_shipped_config_loads_with_four_sources() -> None:
         "unknown-survivorship-rule",
         "retention-zero-days",
         "top-level-typo",
+        "unknown-extract-kind",
+        "blank-deletion-marker",
+        "deleted-share-above-one",
     ],
 )
 def test_invalid_config_names_key_path_and_allowed_values(

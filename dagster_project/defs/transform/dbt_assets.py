@@ -38,7 +38,10 @@ from dagster_project.lib.transform.source_models import (
 # Models tagged after_resolution read what resolution writes (er.*), so they run with the marts
 # even when they live in intermediate/ (int_steward_corrections__latest).
 AFTER_RESOLUTION_TAG = "after_resolution"
-STANDARDISATION_SELECT = f"tag:{STAGING_TAG} intermediate"
+STAGING_SELECT = f"tag:{STAGING_TAG}"
+# Record history (a Python asset, defs/history) runs between the staging views and the
+# intermediate models: it standardises only the day's new and changed records through the views.
+STANDARDISATION_SELECT = "intermediate"
 STANDARDISATION_EXCLUDE = f"tag:{AFTER_RESOLUTION_TAG}"
 MARTS_SELECT = f"marts tag:{AFTER_RESOLUTION_TAG}"
 
@@ -81,13 +84,32 @@ def _run_dbt(
 
 
 def build_dbt_assets(config: GovernanceConfig) -> tuple[Path, list[dg.AssetsDefinition]]:
-    """The warehouse's dbt project (see lib/transform/dbt_project.py) and its two assets."""
+    """The warehouse's dbt project (see lib/transform/dbt_project.py) and its three assets."""
     project_dir, manifest = ensure_manifest(
         settings.dbt_project_dir(), config, settings.warehouse_path().resolve()
     )
     translator = CustodianDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     )
+
+    @dbt_assets(
+        manifest=manifest,
+        select=STAGING_SELECT,
+        name="dbt_staging",
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_staging(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        governance: GovernanceResource,
+    ):
+        with warehouse.connect() as con:
+            dropped = drop_staging_views_of_removed_sources(con, governance.load())
+        if dropped:
+            context.log.info(f"dropped staging views of sources no longer configured: {dropped}")
+        yield from _run_dbt(context, dbt, warehouse, governance)
 
     @dbt_assets(
         manifest=manifest,
@@ -103,10 +125,6 @@ def build_dbt_assets(config: GovernanceConfig) -> tuple[Path, list[dg.AssetsDefi
         warehouse: WarehouseResource,
         governance: GovernanceResource,
     ):
-        with warehouse.connect() as con:
-            dropped = drop_staging_views_of_removed_sources(con, governance.load())
-        if dropped:
-            context.log.info(f"dropped staging views of sources no longer configured: {dropped}")
         yield from _run_dbt(context, dbt, warehouse, governance)
 
     @dbt_assets(
@@ -124,7 +142,7 @@ def build_dbt_assets(config: GovernanceConfig) -> tuple[Path, list[dg.AssetsDefi
     ):
         yield from _run_dbt(context, dbt, warehouse, governance)
 
-    return project_dir, [dbt_standardisation, dbt_golden]
+    return project_dir, [dbt_staging, dbt_standardisation, dbt_golden]
 
 
 def dbt_resource(project_dir: Path) -> DbtCliResource:

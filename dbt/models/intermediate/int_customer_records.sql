@@ -1,38 +1,54 @@
-{#- All sources unioned, one row per source record (its latest delivery), with the keys matching
-    compares and per-record quality measures. Sources come from governance.yaml
-    (var custodian_sources). -#}
+{#- One row per source record its source still holds, in its current standardised version, with
+    the keys matching compares and per-record quality measures. Record history
+    (dagster_project/lib/history/records.py) keeps every version; this model reads the ones in
+    force, so re-sent unchanged records are not standardised again. -#}
 with
 
-{% for source_name in var('custodian_sources') %}
-    {{ source_name }}_records as (
-        select * from {{ ref('stg_' ~ source_name ~ '__customers') }}
-    ),
-{% endfor %}
-
-unioned as (
-    {%- for source_name in var('custodian_sources') %}
-        select * from {{ source_name }}_records
-        {%- if not loop.last %}
-            union all by name
-        {%- endif %}
-    {%- endfor %}
+versions as (
+    select * from {{ source('history', 'customer_record_versions') }}
 ),
 
--- Later days re-send changed and unchanged records: the newest delivery of a key wins, and
--- within a file the last row wins (exports append corrections). A row without a key cannot be
--- followed over time and is left out here; the raw gate counts such rows.
+presence as (
+    select * from {{ source('history', 'record_presence') }}
+),
+
+-- A record a full extract no longer holds, or a delta marked deleted, has a current tombstone
+-- version and is left out; so are the records of a source removed from the config (history
+-- keeps them until retention says otherwise).
+current_versions as (
+    select
+        * exclude (
+            valid_from, valid_to, is_current, is_deleted, raw_fingerprint, content_hash,
+            version_run_id, trust_rank
+        ),
+        valid_from as version_valid_from
+    from versions
+    where
+        is_current
+        and not is_deleted
+        and source_name in (
+            {%- for source_name in var('custodian_sources') %}
+                '{{ source_name }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+),
+
+-- The trust rank comes from today's config, not from the version: a re-ranked source takes
+-- effect without re-delivering its records.
 latest_version as (
     select
-        *,
-        min(partition_date) over (partition by source_name, source_record_id) as first_seen_date,
-        max(partition_date) over (partition by source_name, source_record_id) as last_seen_date,
-        count(*) over (partition by source_name, source_record_id) as delivery_count
-    from unioned
-    where source_record_id is not null
-    qualify row_number() over (
-        partition by source_name, source_record_id
-        order by partition_date desc, source_row_number desc
-    ) = 1
+        current_versions.* exclude (record_key),  -- noqa: RF02
+        presence.first_seen_date,
+        presence.last_seen_date,
+        presence.delivery_count,
+        case current_versions.source_name
+            {%- for source_name, source in var('custodian_sources').items() %}
+                when '{{ source_name }}' then {{ source.get('trust_rank', 99) }}
+            {%- endfor %}
+            else 99
+        end as trust_rank
+    from current_versions
+    inner join presence on current_versions.record_key = presence.record_key
 ),
 
 cross_checked as (
@@ -87,7 +103,7 @@ final as (
             ],
             failed_field -> failed_field is not null
         ) as validity_failures,
-        partition_date as latest_partition_date
+        last_seen_date as latest_partition_date
     from cross_checked
 )
 

@@ -1,0 +1,106 @@
+"""The history schema: record versions (SCD2), the field-level change log, and their bookkeeping.
+
+- history.customer_record_versions: one row per source record per version. valid_from is the
+  delivery day the version arrived, valid_to the day it was replaced (null while current);
+  is_current marks the version in force; is_deleted marks a tombstone (the record left its
+  source that day; its values are not copied). Every standardised column of the staging models
+  is kept, so the current versions are the canonical records (int_customer_records reads them).
+- history.record_presence: one row per record key ever delivered: first and last delivery day
+  and how many days delivered it (re-sent unchanged records make no version, only presence).
+- history.change_log: one row per changed field per version, and per golden-level event (see
+  lib/history/golden.py). Values are standardised values of personal data: the table stays in
+  the restricted warehouse and every display masks it.
+- history.applied_days: one row per delivery day applied, with what was delivered (each
+  source's file checksum), so a re-run of a day can tell a repeat from a changed delivery.
+- history.unchanged_deliveries: the work list of the day being applied: raw rows the history
+  step found unchanged (or superseded within their file), which the staging views leave out so
+  that only new and changed records are standardised. Created by dbt's on-run-start hook
+  (dbt/dbt_project.yml), since the staging views read it and must bind to it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from dagster_project.lib.warehouse import table_exists
+
+VERSIONS = "history.customer_record_versions"
+PRESENCE = "history.record_presence"
+CHANGE_LOG = "history.change_log"
+APPLIED_DAYS = "history.applied_days"
+UNCHANGED_DELIVERIES = "history.unchanged_deliveries"
+
+# Columns the history step adds to the staging models' own columns.
+VERSION_COLUMNS_DDL = """
+    record_key varchar not null,
+    valid_from date not null,
+    valid_to date,
+    is_current boolean not null,
+    is_deleted boolean not null,
+    raw_fingerprint varchar,
+    content_hash varchar,
+    version_run_id varchar
+"""
+
+_DDL = (
+    "create schema if not exists history",
+    f"""
+    create table if not exists {PRESENCE} (
+        record_key varchar primary key,
+        source_name varchar not null,
+        first_seen_date date not null,
+        last_seen_date date not null,
+        delivery_count bigint not null,
+        previous_last_seen_date date
+    )
+    """,
+    f"""
+    create table if not exists {CHANGE_LOG} (
+        partition_date date not null,
+        run_id varchar,
+        change_level varchar not null,
+        record_key varchar,
+        golden_customer_id varchar,
+        field varchar not null,
+        change_type varchar not null,
+        old_value varchar,
+        new_value varchar,
+        related_golden_customer_id varchar,
+        recorded_at timestamp not null
+    )
+    """,
+    f"""
+    create table if not exists {APPLIED_DAYS} (
+        partition_date date primary key,
+        run_id varchar,
+        applied_at timestamp not null,
+        delivery_checksum varchar not null,
+        standardiser_version varchar not null,
+        inserted bigint not null,
+        updated bigint not null,
+        deleted bigint not null,
+        unchanged bigint not null,
+        standardised bigint not null
+    )
+    """,
+)
+
+RECORD_FIELD = "_record"
+"""The change log's field for a change of the whole record: an insert or a delete."""
+
+
+def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the history tables that do not depend on the staging columns."""
+    for statement in _DDL:
+        con.execute(statement)
+
+
+def drop_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget every record version and record-level change (a full refresh rebuilds them from
+    raw). Golden-level changes stay: the golden IDs and their ledger are not rebuilt."""
+    for table in (VERSIONS, PRESENCE, APPLIED_DAYS):
+        con.execute(f"drop table if exists {table}")
+    if table_exists(con, CHANGE_LOG):
+        con.execute(f"delete from {CHANGE_LOG} where change_level = 'record'")
+    if table_exists(con, UNCHANGED_DELIVERIES):
+        con.execute(f"delete from {UNCHANGED_DELIVERIES}")
