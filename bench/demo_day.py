@@ -13,10 +13,11 @@ from dagster_project.lib.demo import generate_demo_data
 DAY = date(2026, 11, 1)
 
 
-def demo_day(work: Path, customers: int, seed: int) -> tuple[Path, Path]:
-    """Generate one day (DAY) of demo drops under work/landing; return it and the config path."""
+def demo_day(work: Path, customers: int, seed: int, days: int = 1) -> tuple[Path, Path]:
+    """Generate `days` days (from DAY) of demo drops under work/landing; return it and the
+    config path."""
     landing = work / "landing"
-    generate_demo_data(landing, customers=customers, days=1, start=DAY, seed=seed)
+    generate_demo_data(landing, customers=customers, days=days, start=DAY, seed=seed)
     config = yaml.safe_load((settings.PROJECT_ROOT / "governance.yaml").read_text("utf-8"))
     config["landing_root"] = str(landing)
     # The copy lives elsewhere; model_path is relative to the config: keep the shipped model.

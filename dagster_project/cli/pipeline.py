@@ -30,8 +30,12 @@ from dagster_project.cli._common import (
 from dagster_project.config import GovernanceConfig
 
 DAILY_JOB = "daily_customer_pipeline"
-# The history asset's op (defs/history/assets.py): its key's path joined by "__".
-FULL_REFRESH_OPS_CONFIG = {"history__customer_record_versions": {"config": {"full_refresh": True}}}
+# The ops of the history and resolution assets (defs/history, defs/resolution): their keys'
+# paths joined by "__".
+FULL_REFRESH_OPS_CONFIG = {
+    "history__customer_record_versions": {"config": {"full_refresh": True}},
+    "er__record_clusters": {"config": {"full_refresh": True}},
+}
 
 # More days than this in a "not run" list are shown as the first and last few.
 _DAYS_LISTED_IN_FULL = 8
@@ -171,8 +175,9 @@ def run(
         bool,
         typer.Option(
             "--full-refresh",
-            help="Rebuild record history from every loaded day before running: after "
-            "upgrading standardisation, or to take in a corrected file of a past day.",
+            help="Rebuild record history from every loaded day and score every candidate pair "
+            "again: after upgrading standardisation, or to take in a corrected file of a past "
+            "day.",
         ),
     ] = False,
 ) -> None:

@@ -274,29 +274,32 @@ def _tables_that_must_not_move(root: Path) -> dict[str, list[tuple]]:
         }
 
 
-def test_history_holds_the_demo_changes_and_sql_shows_a_customers_history(demo_run) -> None:
+def test_history_holds_the_demo_changes_and_shows_a_customers_history_masked(demo_run) -> None:
     root, _, env, _ = demo_run
     with _warehouse(root) as con:
         applied = con.execute(
             "select partition_date, inserted, updated from history.applied_days order by 1"
         ).fetchall()
-        golden_id = con.execute(
-            "select golden_customer_id from history.change_log where change_type = 'update' "
-            "and golden_customer_id is not null order by all limit 1"
-        ).fetchone()[0]
+        golden_id, old_email, new_email = con.execute(
+            "select golden_customer_id, old_value, new_value from history.change_log "
+            "where field = 'email' and change_type = 'update' and golden_customer_id is not null "
+            "and old_value is not null and new_value is not null order by all limit 1"
+        ).fetchone()
     assert [day for day, _, _ in applied] == [START + timedelta(days=n) for n in range(DAYS)]
     # Day one is the full extract (all inserts); later days carry the generator's updates.
     assert applied[0][1] > PEOPLE
     assert applied[0][2] == 0
     assert all(updated > 0 for _, _, updated in applied[1:]), applied
-    history = custodian(
-        env, "sql", "--unmasked", "--format", "csv",
-        "select partition_date, record_key, field, change_type from history.change_log "
-        f"where golden_customer_id = '{golden_id}' order by partition_date",
-    )  # fmt: skip
-    assert history.returncode == 0, history.stderr
-    assert ",update" in history.stdout, history.stdout
-    assert ",insert" in history.stdout, history.stdout
+    wide = {**env, "COLUMNS": "400", "CUSTODIAN_USER": "steward"}
+    shown = custodian(wide, "history", "--customer", golden_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "email" in shown.stdout, shown.stdout
+    assert " update " in shown.stdout, shown.stdout
+    assert old_email not in shown.stdout
+    assert new_email not in shown.stdout
+    assert "@" in shown.stdout  # masked e-mails keep their domain
+    refused = custodian({**wide, "CUSTODIAN_USER": "analyst"}, "history", "--customer", golden_id)
+    assert refused.returncode == 3, refused.stderr
 
 
 def test_a_full_refresh_rebuilds_the_same_customers_and_history(demo_run) -> None:

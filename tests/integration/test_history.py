@@ -37,7 +37,7 @@ SHOP_HEADER = "id,name,mail,phone,town"
 FEED_HEADER = "ref,name,mail,op"
 
 
-def _config(root: Path) -> Path:
+def _config(root: Path, deletion_column: str = "op") -> Path:
     document = {
         "landing_root": str(root / "landing"),
         "sources": [
@@ -52,7 +52,8 @@ def _config(root: Path) -> Path:
                 "name": "feed", "system": "other", "path": "feed/{date:%Y-%m-%d}.csv",
                 "format": "csv", "start_date": "2026-03-01", "trust_rank": 2,
                 "on_missing": "skip",
-                "extract": {"kind": "delta", "deleted_when": {"column": "op", "values": ["D"]}},
+                "extract": {"kind": "delta",
+                            "deleted_when": {"column": deletion_column, "values": ["D"]}},
                 "mapping": {"source_record_id": "ref", "full_name": "name", "email": "mail"},
             },
         ],
@@ -65,9 +66,11 @@ def _config(root: Path) -> Path:
 class Deliveries:
     """Writes a day's files, loads them, and applies the day to history."""
 
-    def __init__(self, root: Path, template: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, template: Path | None = None, deletion_column: str = "op"
+    ) -> None:
         self.root = root
-        self.config: GovernanceConfig = load_config(_config(root))
+        self.config: GovernanceConfig = load_config(_config(root, deletion_column))
         self.warehouse = root / "warehouse.duckdb"
         self._staging_built = False
         if template is not None:
@@ -242,11 +245,15 @@ def test_a_delta_deletes_only_what_its_deletion_column_marks(
     ) == [("feed:X", False), ("feed:Y", True), ("shop:A", False), ("shop:Z", False)]
 
 
-def test_a_deletion_column_the_deliveries_lack_is_a_clear_error(tmp_path: Path) -> None:
-    feed = Deliveries(tmp_path)
+def test_a_deletion_column_the_deliveries_lack_is_a_clear_error(
+    tmp_path: Path, template: Path
+) -> None:
+    feed = Deliveries(tmp_path, template, deletion_column="operation")
     feed.deliver(DAY_1, "shop", SHOP_HEADER, ["A,Anna Schmidt,anna@example.de,,Berlin"])
-    feed.deliver(DAY_1, "feed", "ref,name,mail", ["X,Xaver Huber,x@example.de"])
-    with pytest.raises(HistoryInputError, match=r"deleted_when\.column 'op' is not a column"):
+    feed.deliver(DAY_1, "feed", FEED_HEADER, ["X,Xaver Huber,x@example.de,"])
+    with pytest.raises(
+        HistoryInputError, match=r"deleted_when\.column 'operation' is not a column"
+    ):
         feed.apply(DAY_1)
     assert feed.rows("select count(*) from history.applied_days") == [(0,)]
 
@@ -431,3 +438,12 @@ def test_a_day_killed_while_applied_then_re_run_equals_an_uninterrupted_one(
     shop.warehouse = killed
     assert _history(shop) == expected
     assert len(expected["versions"]) > people
+
+
+def test_a_day_nothing_was_delivered_still_leaves_a_versions_table_to_read(
+    tmp_path: Path, template: Path
+) -> None:
+    nothing = Deliveries(tmp_path, template)
+    assert nothing.apply(DAY_1).status == "nothing_delivered"
+    # int_customer_records reads it on the same run: an empty table, not a missing one.
+    assert nothing.rows("select count(*) from history.customer_record_versions") == [(0,)]

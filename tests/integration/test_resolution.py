@@ -139,9 +139,12 @@ def warehouse(tmp_path: Path):
     con.close()
 
 
-def resolve(con: duckdb.DuckDBPyConnection, run: int = 1, model: Path = MODEL):
+def resolve(
+    con: duckdb.DuckDBPyConnection, run: int = 1, model: Path = MODEL, rescore_all_above=0.0
+):
     return resolve_customers(
         con,
+        rescore_all_above=rescore_all_above,
         model_path=model,
         review_threshold=MATCHING.review_threshold,
         auto_link_threshold=MATCHING.auto_link_threshold,
@@ -332,3 +335,69 @@ def test_name_guard_switched_off_lets_the_probability_decide(warehouse):
     twins = pairs[("crm:twin1", "erp_billing:twin2")]
     assert twins["has_name_conflict"], "still reported"
     assert twins["is_auto_linked"]
+
+
+def test_an_incremental_run_scores_only_new_and_changed_records_and_links_as_a_full_one(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    day_1, day_2 = "2026-11-01", "2026-11-02"
+    COLUMNS["version_valid_from"] = "date"
+    try:
+        first = [{**record, "version_valid_from": day_1} for record in RECORDS + FILLER]
+        incremental = duckdb.connect(str(tmp_path / "incremental.duckdb"))
+        write_records(incremental, first)
+        assert resolve(incremental, rescore_all_above=0.2).scoring_mode == "full"  # the first run
+        # Day 2: John Smith's second record arrives, the sister's CRM record gets a new mobile,
+        # her ERP record leaves its source.
+        second = [r for r in first if r["record_key"] != "erp_billing:3"]
+        second = [
+            {**r, "mobile_phone_e164": "+8613911113333", "version_valid_from": day_2}
+            if r["record_key"] == "crm:2" else r
+            for r in second
+        ] + [
+            person("web_signup:w2", "John Smith", ["JOHN", "SMITH"], date_of_birth="1970-07-07",
+                   mobile_phone_e164="+14155550134", email_normalised="john@example.com",
+                   version_valid_from=day_2)
+        ]  # fmt: skip
+        write_records(incremental, second)
+        incremental.close()
+        shutil.copy(tmp_path / "incremental.duckdb", tmp_path / "full.duckdb")
+        incremental = duckdb.connect(str(tmp_path / "incremental.duckdb"))
+        full = duckdb.connect(str(tmp_path / "full.duckdb"))
+
+        result = resolve(incremental, run=2, rescore_all_above=0.2)
+        assert result.scoring_mode == "incremental", result.scoring_reason
+        assert result.records_rescored == 2
+        everything = resolve_customers(
+            full, model_path=MODEL, review_threshold=MATCHING.review_threshold,
+            auto_link_threshold=MATCHING.auto_link_threshold,
+            max_records_per_block_key=MATCHING.max_records_per_block_key,
+            run_id="run-2", recorded_at=datetime(2026, 11, 3, tzinfo=UTC), full_refresh=True,
+        )  # fmt: skip
+        assert everything.scoring_mode == "full"
+        assert everything.records_rescored == len(second)
+
+        ids = clusters(incremental)
+        assert ids == clusters(full)
+        assert ids["web_signup:w2"] == ids["crm:3"]
+        assert "erp_billing:3" not in ids
+        pairs = "select record_key_l, record_key_r, is_auto_linked from er.pairwise_predictions"
+        assert sorted(incremental.execute(pairs).fetchall()) == sorted(
+            full.execute(pairs).fetchall()
+        )
+        assert not incremental.execute(
+            "select count(*) from er.pairwise_predictions "
+            "where 'erp_billing:3' in (record_key_l, record_key_r)"
+        ).fetchone()[0]
+        # Nothing changed since: nothing is scored, and nothing moves.
+        again = resolve(incremental, run=3, rescore_all_above=0.2)
+        assert (again.scoring_mode, again.records_rescored) == ("incremental", 0)
+        assert clusters(incremental) == ids
+        # Off unless configured: every pair scored.
+        assert resolve(incremental, run=4).scoring_mode == "full"
+        incremental.close()
+        full.close()
+    finally:
+        COLUMNS.pop("version_valid_from")

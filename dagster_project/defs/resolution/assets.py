@@ -25,6 +25,11 @@ def _config_and_model_path(governance: GovernanceResource) -> tuple[GovernanceCo
     return config, governance.resolve_path(config.matching.model_path)
 
 
+class ResolutionRunConfig(dg.Config):
+    full_refresh: bool = False
+    """Score every candidate pair, not only those of new and changed records."""
+
+
 @dg.asset(
     key=["er", "record_clusters"],
     deps=[dg.AssetKey(["intermediate", "int_customer_records"])],
@@ -41,26 +46,30 @@ def _config_and_model_path(governance: GovernanceResource) -> tuple[GovernanceCo
 )
 def record_clusters(
     context: dg.AssetExecutionContext,
+    config: ResolutionRunConfig,
     warehouse: WarehouseResource,
     governance: GovernanceResource,
 ) -> dg.MaterializeResult:
-    config, model_path = _config_and_model_path(governance)
+    governance_config, model_path = _config_and_model_path(governance)
     # A config that has not trained its own model yet runs with the shipped demo model.
     model_path, model_warning = model_for_run(model_path)
     if model_warning:
         context.log.warning(model_warning)
+    matching = governance_config.matching
     with warehouse.connect() as con:
         result = resolve_customers(
             con,
             model_path=model_path,
-            review_threshold=config.matching.review_threshold,
-            auto_link_threshold=config.matching.auto_link_threshold,
-            max_records_per_block_key=config.matching.max_records_per_block_key,
-            review_name_conflicts=config.matching.review_name_conflicts,
-            block_window=config.matching.block_window,
-            max_pairs_per_record=config.matching.max_pairs_per_record,
+            review_threshold=matching.review_threshold,
+            auto_link_threshold=matching.auto_link_threshold,
+            max_records_per_block_key=matching.max_records_per_block_key,
+            review_name_conflicts=matching.review_name_conflicts,
+            block_window=matching.block_window,
+            max_pairs_per_record=matching.max_pairs_per_record,
             # The shipped model's weights came from the demo: value frequencies from these data.
             model_fits_data=model_warning is None,
+            full_refresh=config.full_refresh,
+            rescore_all_above=matching.rescore_all_above_changed_share,
             run_id=context.run_id,
             recorded_at=datetime.now(UTC),
         )
@@ -72,6 +81,8 @@ def record_clusters(
     return dg.MaterializeResult(
         metadata={
             "records": result.records,
+            "scoring": f"{result.scoring_mode}: {result.scoring_reason}",
+            "records_rescored": result.records_rescored,
             "pairs_scored": result.pairs_scored,
             "auto_linked_pairs": result.auto_linked_pairs,
             "name_conflict_pairs": result.name_conflict_pairs,

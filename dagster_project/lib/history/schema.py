@@ -104,3 +104,56 @@ def drop_history(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"delete from {CHANGE_LOG} where change_level = 'record'")
     if table_exists(con, UNCHANGED_DELIVERIES):
         con.execute(f"delete from {UNCHANGED_DELIVERIES}")
+
+
+HISTORY_COLUMNS = (
+    "partition_date",
+    "change_level",
+    "record_key",
+    "golden_customer_id",
+    "field",
+    "change_type",
+    "old_value",
+    "new_value",
+    "related_golden_customer_id",
+)
+
+
+def customer_history(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    golden_customer_id: str | None = None,
+    record_key: str | None = None,
+    since: object = None,
+    limit: int | None = None,
+) -> list[tuple]:
+    """The change-log rows of one golden customer (its own changes, ID events naming it, and
+    every change of a record it holds now or held that day) or of one source record, oldest
+    first, in HISTORY_COLUMNS order. Values as stored: the caller masks them."""
+    if (golden_customer_id is None) == (record_key is None):
+        raise ValueError("give exactly one of golden_customer_id and record_key")
+    if golden_customer_id is not None:
+        held_now = (
+            "or record_key in (select record_key from main.customer_source_xref "
+            "where golden_customer_id = $id)"
+            if table_exists(con, "main.customer_source_xref")
+            else ""
+        )
+        match = f"(golden_customer_id = $id or related_golden_customer_id = $id {held_now})"
+        params: dict[str, object] = {"id": golden_customer_id}
+    else:
+        match = "record_key = $id"
+        params = {"id": record_key}
+    if since is not None:
+        match += " and partition_date >= $since"
+        params["since"] = since
+    return con.execute(
+        f"""
+        select {", ".join(HISTORY_COLUMNS)}
+        from {CHANGE_LOG}
+        where {match}
+        order by partition_date, change_level desc, record_key nulls first, field, recorded_at
+        {"limit " + str(int(limit)) if limit else ""}
+        """,
+        params,
+    ).fetchall()

@@ -168,12 +168,23 @@ def blocking_rules(key: BlockingKey) -> list:
     ]
 
 
-def blocking_rule_dicts(keys: list[BlockingKey]) -> list[dict]:
-    """The keys' rules as a saved model holds them (`blocking_rules_to_generate_predictions`)."""
+# With it, a rule pairs only records of which at least one is marked changed (the column
+# splink_model adds to match_input for an incremental run): the join still runs on the key, the
+# pairs of two unchanged records are dropped before Splink compares anything.
+CHANGED_COLUMN = "is_changed"
+
+
+def blocking_rule_dicts(keys: list[BlockingKey], *, only_changed: bool = False) -> list[dict]:
+    """The keys' rules as a saved model holds them (`blocking_rules_to_generate_predictions`);
+    `only_changed`: only the pairs involving a changed record (see CHANGED_COLUMN)."""
+    changed = f' and (l."{CHANGED_COLUMN}" or r."{CHANGED_COLUMN}")' if only_changed else ""
     rules = []
     for key in keys:
         for column in block_columns(key):
-            rule = {"blocking_rule": f'l."{column}" = r."{column}"', "sql_dialect": "duckdb"}
+            rule = {
+                "blocking_rule": f'l."{column}" = r."{column}"{changed}',
+                "sql_dialect": "duckdb",
+            }
             if key.is_list:
                 rule["arrays_to_explode"] = [column]
             rules.append(rule)

@@ -34,6 +34,14 @@ from dagster_project.lib.resolve.clustering import (
     cluster_records,
 )
 from dagster_project.lib.resolve.estimation import prior_from_deterministic_rules
+from dagster_project.lib.resolve.incremental import (
+    DEFAULT_RESCORE_ALL_ABOVE,
+    ScoringPlan,
+    kept_pairs,
+    plan_scoring,
+    record_scoring_state,
+    settings_digest,
+)
 from dagster_project.lib.resolve.ledger import LedgerResult, assign_golden_ids
 from dagster_project.lib.resolve.review import (
     QueueRefresh,
@@ -66,6 +74,10 @@ class ResolutionResult:
     expected_accuracy: dict = field(default_factory=dict)
     # Where the prior came from when the model was trained on other data (else None).
     prior_from_data: str | None = None
+    # full: every pair scored; incremental: the pairs of new and changed records (why).
+    scoring_mode: str = "full"
+    scoring_reason: str = ""
+    records_rescored: int = 0
 
 
 @contextmanager
@@ -89,6 +101,8 @@ def resolve_customers(
     block_window: int = DEFAULT_BLOCK_WINDOW,
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
     model_fits_data: bool = True,
+    full_refresh: bool = False,
+    rescore_all_above: float = DEFAULT_RESCORE_ALL_ABOVE,
 ) -> ResolutionResult:
     """Resolve every record in `source_relation` into golden customers (see module docstring).
 
@@ -96,6 +110,9 @@ def resolve_customers(
     model on a deployment that has not trained its own): the prior then comes from these
     records' deterministic rules (`estimation.prior_from_deterministic_rules`) and value
     frequencies from these records (`splink_model.splink_linker`); m and u stay the model's.
+
+    Only the pairs of new and changed records are scored when the earlier scores still hold
+    (lib/resolve/incremental.py); `full_refresh` scores every pair.
 
     Raises:
         ModelError: no saved model at `model_path`, or one that no longer fits the columns.
@@ -113,19 +130,27 @@ def resolve_customers(
         if found is not None:
             model = {**model, "probability_two_random_records_match": found[0]}
             prior_from_data = f"{found[0]:.3g} from {found[1]}"
+    options = {
+        "review_threshold": review_threshold,
+        "auto_link_threshold": auto_link_threshold,
+        "max_records_per_block_key": max_records_per_block_key,
+        "review_name_conflicts": review_name_conflicts,
+        "block_window": block_window,
+        "max_pairs_per_record": max_pairs_per_record,
+        "model_fits_data": model_fits_data,
+    }
+    digest = settings_digest(model, options)
+    plan = plan_scoring(
+        warehouse,
+        source_relation,
+        digest,
+        full_refresh=full_refresh,
+        model_fits_data=model_fits_data,
+        rescore_all_above=rescore_all_above,
+    )
     with _timed(stages, "predict"):
-        pairs = predict_pairs(
-            records,
-            model,
-            review_threshold=review_threshold,
-            auto_link_threshold=auto_link_threshold,
-            max_records_per_block_key=max_records_per_block_key,
-            review_name_conflicts=review_name_conflicts,
-            block_window=block_window,
-            max_pairs_per_record=max_pairs_per_record,
-            blocking_plan=blocking_plan,
-            estimates=estimates,
-            model_fits_data=model_fits_data,
+        pairs, plan = _scored_pairs(
+            warehouse, records, model, options, plan, blocking_plan, estimates
         )
     with _timed(stages, "cluster"):
         ensure_review_tables(warehouse)
@@ -153,6 +178,15 @@ def resolve_customers(
             )
         with _timed(stages, "publish"):
             _publish(warehouse, ledger.assignments, source_relation)
+            record_scoring_state(
+                warehouse,
+                source_relation,
+                digest,
+                _used_keys(blocking_plan),
+                mode=plan.mode,
+                run_id=run_id,
+                recorded_at=recorded_at,
+            )
             queue = refresh_review_queue(
                 warehouse, run_id=run_id, queued_at=recorded_at, own_transaction=False
             )
@@ -181,7 +215,62 @@ def resolve_customers(
         blocking_plan=blocking_plan,
         expected_accuracy=estimates,
         prior_from_data=prior_from_data,
+        scoring_mode=plan.mode,
+        scoring_reason=plan.reason,
+        records_rescored=records.num_rows if plan.changed_keys is None else len(plan.changed_keys),
     )
+
+
+def _used_keys(blocking_plan: list[dict]) -> str:
+    return ",".join(row["key"] for row in blocking_plan if row["used"])
+
+
+def _scored_pairs(
+    warehouse: duckdb.DuckDBPyConnection,
+    records: pa.Table,
+    model: dict,
+    options: dict,
+    plan: ScoringPlan,
+    blocking_plan: list[dict],
+    estimates: dict,
+) -> tuple[pa.Table, ScoringPlan]:
+    """Every pair at or above the review threshold: all scored now (a full run), or the new
+    and changed records' pairs scored now with the earlier pairs of the others."""
+
+    def predict(changed_keys: pa.Array | None) -> pa.Table:
+        blocking_plan.clear()
+        return predict_pairs(
+            records,
+            model,
+            blocking_plan=blocking_plan,
+            estimates=estimates,
+            changed_keys=changed_keys,
+            **options,
+        )
+
+    if plan.mode == "full":
+        return _in_key_order(predict(None)), plan
+    fresh = predict(plan.changed_keys)
+    if _used_keys(blocking_plan) != plan.previous_blocking_keys:
+        # The budget chose other keys for today's records: yesterday's pairs came from others.
+        full = ScoringPlan("full", "the blocking keys chosen for the records changed")
+        return _in_key_order(predict(None)), full
+    warehouse.register("_fresh_pairs", fresh)
+    try:
+        kept = kept_pairs(warehouse, plan.dropped_keys)
+        warehouse.register("_kept_pairs", kept)
+        combined = warehouse.execute(
+            "select * from _fresh_pairs union all by name select * from _kept_pairs"
+        ).to_arrow_table()
+    finally:
+        warehouse.unregister("_fresh_pairs")
+        warehouse.unregister("_kept_pairs")
+    return _in_key_order(combined), plan
+
+
+def _in_key_order(pairs: pa.Table) -> pa.Table:
+    # One order whichever way the pairs were gathered, so clustering sees the same input.
+    return pairs.sort_by([("record_key_l", "ascending"), ("record_key_r", "ascending")])
 
 
 def _publish(

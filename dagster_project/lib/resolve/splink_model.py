@@ -28,6 +28,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from dagster_project.lib.resolve.blocking import (
     BLOCKING_KEYS,
+    CHANGED_COLUMN,
     DEFAULT_BLOCK_WINDOW,
     DEFAULT_MAX_PAIRS_PER_RECORD,
     DEFAULT_MAX_RECORDS_PER_BLOCK_KEY,
@@ -187,6 +188,7 @@ def splink_linker(
     max_pairs_per_record: float = DEFAULT_MAX_PAIRS_PER_RECORD,
     sampled_pairs_rule: dict | None = None,
     model_fits_data: bool = True,
+    changed_keys: pa.Array | None = None,
 ) -> Iterator[tuple[Linker, duckdb.DuckDBPyConnection]]:
     """A Linker over `records` (MATCH_COLUMNS), one input data set per source system, and the
     in-memory connection it runs in (holding `match_input`, the records with blocking keys, and
@@ -198,7 +200,9 @@ def splink_linker(
     dict) replaces those keys where a caller wants other pairs (a random sample, in training).
     `model_fits_data` is False for a model trained on other data (the shipped demo model on a
     new deployment's records): value frequencies are then this data's own, not scaled to the
-    model's u (`_register_content_term_frequencies`).
+    model's u (`_register_content_term_frequencies`). `changed_keys` (record keys): only the
+    pairs with at least one of these records are scored; blocking keys, windows and value
+    frequencies are still those of all the records, as in a run that scores every pair.
     """
     con = duckdb.connect()
     # At 1M records Splink's joins spill; an in-memory database spills to ./.tmp by default,
@@ -206,15 +210,22 @@ def splink_linker(
     con.execute("set temp_directory = ?", [str(Path(tempfile.gettempdir()) / "custodian_splink")])
     try:
         con.register("_records", records.select(list(MATCH_COLUMNS)))
+        changed = "false"
+        if changed_keys is not None:
+            con.register("_changed", pa.table({"record_key": changed_keys}))
+            changed = "record_key in (select record_key from _changed)"
         con.execute(
             "create table match_input as "
             + with_blocking_keys_sql(
-                "(select *, source_name as source_dataset from _records)",
+                f"(select *, source_name as source_dataset, {changed} as {CHANGED_COLUMN} "
+                "from _records)",
                 max_records_per_block_key,
                 block_window,
             )
         )
         con.unregister("_records")
+        if changed_keys is not None:
+            con.unregister("_changed")
         plan = choose_blocking_keys(con, max_pairs_per_record)
         con.execute(
             "create table blocking_plan (key varchar, pairs bigint, used boolean, reason varchar)"
@@ -229,8 +240,8 @@ def splink_linker(
         )  # fmt: skip
         rules = (
             ([sampled_pairs_rule] if sampled_pairs_rule else [])
-            or blocking_rule_dicts(plan.keys)
-            or blocking_rule_dicts([BLOCKING_KEYS[0]])
+            or blocking_rule_dicts(plan.keys, only_changed=changed_keys is not None)
+            or blocking_rule_dicts([BLOCKING_KEYS[0]], only_changed=changed_keys is not None)
         )
         sources = [
             row[0]
@@ -477,8 +488,12 @@ def predict_pairs(
     blocking_plan: list[dict] | None = None,
     estimates: dict | None = None,
     model_fits_data: bool = True,
+    changed_keys: pa.Array | None = None,
 ) -> pa.Table:
     """Score candidate pairs; keep those at or above `review_threshold`.
+
+    `changed_keys`: score only the pairs with at least one of these records (an incremental
+    run; see `splink_linker`); `estimates` are then left empty, as the pairs are not a sample.
 
     `model_fits_data`: False when the model was trained on other data (see `splink_linker`).
 
@@ -502,6 +517,7 @@ def predict_pairs(
         block_window=block_window,
         max_pairs_per_record=max_pairs_per_record,
         model_fits_data=model_fits_data,
+        changed_keys=changed_keys,
     ) as (linker, con):
         if blocking_plan is not None:
             cursor = con.execute("select * from blocking_plan")
@@ -509,7 +525,7 @@ def predict_pairs(
             blocking_plan.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
         floor = min(review_threshold, ESTIMATE_FLOOR)
         predictions = linker.inference.predict(threshold_match_probability=floor)
-        if estimates is not None:
+        if estimates is not None and changed_keys is None:
             estimates.update(
                 expected_accuracy(
                     con, predictions.physical_name, review_threshold, auto_link_threshold
