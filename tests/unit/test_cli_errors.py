@@ -75,6 +75,7 @@ COMMANDS_READING_CONFIG = {
     "docs": ["docs"],
     "sql": ["sql", "select 1"],
     "access-log": ["access-log"],
+    "history": ["history", "--customer", "GC1"],
     "review list": ["review", "list"],
     "review show": ["review", "show", "RP0000000000000000"],
     "review decide": ["review", "decide", "--pair", "RP1", "--match", "yes", "--by", "ana"],
