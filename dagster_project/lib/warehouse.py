@@ -150,3 +150,16 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
             [schema, table],
         ).fetchone()[0]
     )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, qualified_name: str) -> list[str]:
+    """The columns of `schema.table` (or a view), in order; empty if it does not exist."""
+    schema, _, table = qualified_name.partition(".")
+    return [
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]

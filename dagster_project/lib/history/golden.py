@@ -27,7 +27,11 @@ from datetime import date, datetime
 
 import duckdb
 
-from dagster_project.lib.history.schema import CHANGE_LOG, ensure_history_tables
+from dagster_project.lib.history.schema import (
+    CHANGE_LOG,
+    add_missing_columns,
+    ensure_history_tables,
+)
 from dagster_project.lib.warehouse import quote_identifier, table_exists
 
 GOLDEN_VERSIONS = "history.golden_customer_versions"
@@ -251,16 +255,7 @@ def _ensure_versions_table(con: duckdb.DuckDBPyConnection, columns: list[tuple[s
         )
         """
     )
-    present = {
-        name
-        for (name,) in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'history' "
-            "and table_name = 'golden_customer_versions'"
-        ).fetchall()
-    }
-    for name, kind in columns:
-        if name not in present:
-            con.execute(f"alter table {GOLDEN_VERSIONS} add column {quote_identifier(name)} {kind}")
+    add_missing_columns(con, GOLDEN_VERSIONS, columns)
 
 
 def _undo_golden_day(con: duckdb.DuckDBPyConnection, day: date) -> None:

@@ -32,6 +32,7 @@ from dagster_project.lib.history.schema import (
     UNCHANGED_DELIVERIES,
     VERSION_COLUMNS_DDL,
     VERSIONS,
+    add_missing_columns,
 )
 from dagster_project.lib.transform.source_models import staging_model_name
 from dagster_project.lib.warehouse import quote_identifier, table_exists
@@ -367,18 +368,7 @@ def _ensure_versions_table(con: duckdb.DuckDBPyConnection) -> list[str]:
         columns = ",\n".join(f"{quote_identifier(name)} {kind}" for name, kind in staged)
         con.execute(f"create table {VERSIONS} ({VERSION_COLUMNS_DDL}, {columns})")
     else:
-        schema, table = VERSIONS.split(".")
-        present = {
-            name
-            for (name,) in con.execute(
-                "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
-                [schema, table],
-            ).fetchall()
-        }
-        for name, kind in staged:
-            if name not in present:
-                # A standardiser that learned a new column: older versions hold null in it.
-                con.execute(f"alter table {VERSIONS} add column {quote_identifier(name)} {kind}")
+        add_missing_columns(con, VERSIONS, staged)
     return [name for name, _ in staged if name not in LINEAGE_COLUMNS]
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import duckdb
 
-from dagster_project.lib.warehouse import table_exists
+from dagster_project.lib.warehouse import quote_identifier, table_columns, table_exists
 
 VERSIONS = "history.customer_record_versions"
 PRESENCE = "history.record_presence"
@@ -93,6 +93,17 @@ def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the history tables that do not depend on the staging columns."""
     for statement in _DDL:
         con.execute(statement)
+
+
+def add_missing_columns(
+    con: duckdb.DuckDBPyConnection, qualified_name: str, columns: list[tuple[str, str]]
+) -> None:
+    """Widen a history table to hold new (name, type) columns: a standardiser or a golden mart
+    that learned a column; older versions hold null in it."""
+    present = set(table_columns(con, qualified_name))
+    for name, kind in columns:
+        if name not in present:
+            con.execute(f"alter table {qualified_name} add column {quote_identifier(name)} {kind}")
 
 
 def drop_history(con: duckdb.DuckDBPyConnection) -> None:

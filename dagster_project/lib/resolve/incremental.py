@@ -28,7 +28,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from dagster_project.lib.warehouse import table_exists
+from dagster_project.lib.warehouse import table_columns, table_exists
 
 SCORED_RECORDS = "er.scored_records"
 RESOLUTION_STATE = "er.resolution_state"
@@ -54,15 +54,7 @@ def settings_digest(model: dict, options: dict) -> str:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
-    schema, _, table = relation.partition(".")
-    return {
-        name
-        for (name,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
-    }
+    return set(table_columns(con, relation))
 
 
 def plan_scoring(
