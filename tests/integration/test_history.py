@@ -343,6 +343,47 @@ def test_rebuilding_from_raw_gives_the_history_built_day_by_day(shop: Deliveries
     assert _history(shop) == incremental
 
 
+def test_a_rebuild_interrupted_after_its_first_day_keeps_the_golden_ids_it_carries(
+    shop: Deliveries,
+) -> None:
+    _day_2_of_the_shop(shop)
+    shop.apply(DAY_2)
+    with connect(shop.warehouse) as con:
+        # Resolution has given each changed record its golden customer of that day.
+        con.execute(
+            "update history.change_log set golden_customer_id = 'G-' || record_key "
+            "where change_level = 'record'"
+        )
+    before = shop.rows(
+        "select partition_date, record_key, field, golden_customer_id from history.change_log "
+        "order by all"
+    )
+
+    def killed_after_the_first_day(result) -> None:
+        raise KeyboardInterrupt  # as a kill would, after day 1 committed
+
+    def rebuild(on_day=None) -> None:
+        with connect(shop.warehouse) as con:
+            rebuild_history(
+                con, shop.config, DAY_2, dbt_project_dir=PROJECT, run_id="rebuild",
+                recorded_at=APPLIED_AT, on_day=on_day,
+            )  # fmt: skip
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(killed_after_the_first_day)
+    rebuild()
+    assert (
+        shop.rows(
+            "select partition_date, record_key, field, golden_customer_id from history.change_log "
+            "order by all"
+        )
+        == before
+    )
+    assert shop.rows(
+        "select count(*) from duckdb_tables() where table_name = 'carried_golden_ids'"
+    ) == [(0,)]
+
+
 def _history(deliveries: Deliveries) -> dict[str, list[tuple]]:
     """Versions, changes and presence without the run that wrote them."""
     return {

@@ -26,6 +26,7 @@ from dagster_project.config import GovernanceConfig
 from dagster_project.lib.history.records import DayResult, write_day
 from dagster_project.lib.history.schema import (
     APPLIED_DAYS,
+    CARRIED_GOLDEN_IDS,
     CHANGE_LOG,
     PRESENCE,
     VERSIONS,
@@ -246,7 +247,7 @@ def apply_through(
         for found in delivered_days(con, day)
         if found < day and found not in applied and (latest is None or found > latest)
     ]
-    return [
+    results = [
         apply_day(
             con,
             config,
@@ -257,6 +258,9 @@ def apply_through(
         )
         for each in [*missed, day]
     ]
+    # After the days an interrupted rebuild left unapplied, the golden IDs it carried.
+    _restore_carried_golden_ids(con)
+    return results
 
 
 def rebuild_history(
@@ -274,21 +278,24 @@ def rebuild_history(
     What a full refresh does: after a standardiser changed (every record is standardised
     again), or to apply a corrected delivery of a past day. Each day commits on its own, so an
     interrupted rebuild leaves a consistent history up to some day; re-running the rebuild
-    starts over.
+    starts over (or `apply_through` catches up the days left).
     """
     ensure_history_tables(con)
-    # The golden customer a changed record belonged to on each day is history too; the rebuild
-    # cannot re-derive it (resolution ran on that day's records), so it is carried over.
-    con.execute(
-        f"""
-        create or replace temp table _golden_as_of_day as
-        select distinct on (partition_date, record_key)
-            partition_date, record_key, golden_customer_id
-        from {CHANGE_LOG}
-        where change_level = 'record' and golden_customer_id is not null
-        """
-    )
     con.execute("begin transaction")
+    # The golden customer a changed record belonged to on each day is history too; the rebuild
+    # cannot re-derive it (resolution ran on that day's records), so it is carried over in a
+    # table committed with the drop: a rebuild killed half-way has already emptied the change
+    # log, and its re-run takes the IDs from the table the killed one left.
+    if not table_exists(con, CARRIED_GOLDEN_IDS):
+        con.execute(
+            f"""
+            create table {CARRIED_GOLDEN_IDS} as
+            select distinct on (partition_date, record_key)
+                partition_date, record_key, golden_customer_id
+            from {CHANGE_LOG}
+            where change_level = 'record' and golden_customer_id is not null
+            """
+        )
     drop_history(con)
     ensure_history_tables(con)
     con.execute("commit")
@@ -305,12 +312,27 @@ def rebuild_history(
         results.append(result)
         if on_day is not None:
             on_day(result)
+    _restore_carried_golden_ids(con)
+    return results
+
+
+def _restore_carried_golden_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Put the golden IDs a rebuild carried back on the rebuilt change log; drop them once
+    every loaded day is applied again (a backfill of an early day leaves later ones to come)."""
+    if not table_exists(con, CARRIED_GOLDEN_IDS):
+        return
+    applied = {
+        day for (day,) in con.execute(f"select partition_date from {APPLIED_DAYS}").fetchall()
+    }
+    con.execute("begin transaction")
     con.execute(
         f"""
         update {CHANGE_LOG} as change set golden_customer_id = known.golden_customer_id
-        from _golden_as_of_day as known
+        from {CARRIED_GOLDEN_IDS} as known
         where change.change_level = 'record' and change.partition_date = known.partition_date
             and change.record_key = known.record_key
         """
     )
-    return results
+    if set(delivered_days(con, date.max)) <= applied:
+        con.execute(f"drop table {CARRIED_GOLDEN_IDS}")
+    con.execute("commit")

@@ -35,7 +35,7 @@ from dagster_project.lib.history.schema import (
     add_missing_columns,
 )
 from dagster_project.lib.transform.source_models import staging_model_name
-from dagster_project.lib.warehouse import quote_identifier, table_exists
+from dagster_project.lib.warehouse import one_thread, quote_identifier, table_exists
 
 # Staging columns that say where and when a version was delivered, not what it holds: two
 # deliveries differing only here are the same version.
@@ -276,7 +276,8 @@ def write_day(
         f"select * from staging.{staging_model_name(s.name)} where partition_date = $day"
         for s in sources
     )
-    con.execute(f"create or replace temp table _standardised as {staged}", {"day": day})
+    with one_thread(con):
+        con.execute(f"create or replace temp table _standardised as {staged}", {"day": day})
     standardised = con.execute("select count(*) from _standardised").fetchone()[0]
     content_columns = _ensure_versions_table(con)
     content = ", ".join(

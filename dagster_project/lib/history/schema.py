@@ -29,6 +29,8 @@ PRESENCE = "history.record_presence"
 CHANGE_LOG = "history.change_log"
 APPLIED_DAYS = "history.applied_days"
 UNCHANGED_DELIVERIES = "history.unchanged_deliveries"
+# Golden IDs of record-level changes, kept while a rebuild re-creates the change log.
+CARRIED_GOLDEN_IDS = "history.carried_golden_ids"
 
 # Columns the history step adds to the staging models' own columns.
 VERSION_COLUMNS_DDL = """
