@@ -87,3 +87,39 @@ def source_fields_for(column: str) -> tuple[str, ...] | None:
     if not matches or "source_record_id" in matches:
         return None
     return (max(matches, key=len),)
+
+
+# Canonical fields standardisation judges valid or not, and the name of that judgement in the
+# standardised columns (`<name>_is_valid`, `<name>_invalid_reason`, `validity_failures`).
+VALIDATED_FIELDS: dict[str, str] = {
+    "full_name": "name",
+    "gender": "gender",
+    "date_of_birth": "date_of_birth",
+    "national_id": "national_id",
+    "mobile_phone": "mobile_phone",
+    "landline_phone": "landline_phone",
+    "email": "email",
+    "postal_code": "postal_code",
+    "country_code": "country_code",
+}
+
+# --- Monitoring (R16): the canonical fields each kind of rule can watch ---------------------------
+
+_CHANGEABLE = tuple(field for field in CANONICAL_FIELDS if field != "source_record_id")
+MONITORING_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    # A field changed on more than `threshold` days within `window_days` (the change log).
+    "change_count": _CHANGEABLE,
+    # A current record holds a value standardisation found invalid (e-mail also: a placeholder
+    # or throw-away mailbox, which cannot be delivered to).
+    "invalid_value": tuple(VALIDATED_FIELDS),
+    # A cross-field check standardisation computes against the national ID: `province` is the
+    # mailing address's province against the ID's issuing region, `date_of_birth` the birth date
+    # against the ID's.
+    "consistency": ("province", "date_of_birth"),
+    # One contact value on records of `threshold` or more customers of different households.
+    "shared_contact": ("mobile_phone", "landline_phone", "email"),
+    # The golden customer has none of the fields (several fields: all of them absent).
+    "missing": tuple(field for field in _CHANGEABLE if field != "updated_at"),
+    # No interaction within `window_days` (the churn-risk tag).
+    "stale": ("last_interaction_at",),
+}

@@ -22,7 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from dagster_project.canonical import CANONICAL_FIELDS, REQUIRED_MAPPED_FIELDS
+from dagster_project.canonical import (
+    CANONICAL_FIELDS,
+    MONITORING_FIELDS_BY_KIND,
+    REQUIRED_MAPPED_FIELDS,
+)
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
 
@@ -43,6 +47,12 @@ def _reject_unknown_fields(value: dict[str, Any]) -> None:
                 for field in unknown
             )
         )
+
+
+def _reject_repeated(what: str, names: list[str]) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
 
 
 class _Strict(BaseModel):
@@ -301,16 +311,63 @@ class SurvivorshipConfig(_Strict):
 
 
 class MonitoringRule(_Strict):
-    """One monitoring rule (R16): what it watches, its threshold and its score (R18)."""
+    """One monitoring rule (R16): what it watches, its threshold and its score (R18).
+
+    `field` is a canonical field, or a list of them: a `change_count` rule then counts the
+    changes of any, a `missing` rule fires when all are absent. Which fields a kind can watch is
+    MONITORING_FIELDS_BY_KIND (dagster_project/canonical.py).
+    """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
-    field: str
-    kind: Literal["change_count", "invalid_value", "shared_value", "region_mismatch"]
-    threshold: int = Field(default=1, ge=1)
-    window_days: int = Field(default=30, ge=1)
+    field: str | list[str]
+    kind: Literal[
+        "change_count", "invalid_value", "consistency", "shared_contact", "missing", "stale"
+    ]
+    threshold: int = Field(
+        default=1,
+        ge=1,
+        description="change_count: changes (days with a change) in the window that fire the "
+        "rule; shared_contact: households sharing one value; other kinds ignore it.",
+    )
+    window_days: int = Field(
+        default=30, ge=1, description="change_count: the window; stale: the quiet period."
+    )
+    count_per: Literal["record", "customer"] = Field(
+        default="record",
+        description="change_count: count the days with a change per source record (one system "
+        "changing the value again and again), or per customer over all its records.",
+    )
+    trigger: Literal["state", "change"] = Field(
+        default="state",
+        description="invalid_value and consistency: `state` fires while a record holds the "
+        "value; `change` only when the field changed to it within window_days (an e-mail that "
+        "became undeliverable).",
+    )
     points: int = Field(ge=0)
     severity: Literal["low", "medium", "high"] = "medium"
+    enabled: bool = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,) if isinstance(self.field, str) else tuple(self.field)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_kind(self) -> MonitoringRule:
+        allowed = MONITORING_FIELDS_BY_KIND[self.kind]
+        unknown = [field for field in self.fields if field not in allowed]
+        if not self.fields or unknown:
+            raise ValueError(
+                f"rule {self.name}: a {self.kind} rule cannot watch "
+                f"{', '.join(unknown) or 'no field'}; allowed: {', '.join(allowed)} "
+                "(MONITORING_FIELDS_BY_KIND in dagster_project/canonical.py)"
+            )
+        if self.trigger == "change" and self.kind not in ("invalid_value", "consistency"):
+            raise ValueError(
+                f"rule {self.name}: trigger: change applies to invalid_value and consistency "
+                f"rules, not {self.kind}; remove it"
+            )
+        return self
 
 
 class RiskTiers(_Strict):
@@ -326,9 +383,90 @@ class RiskTiers(_Strict):
         return self
 
 
+class ChangeVolumeAnomalies(_Strict):
+    """When a source's daily count of changes to one field is an anomaly (R19): then it is one
+    source-level anomaly, and that source's changes of the day do not count towards customers'
+    change_count rules (a bad import rewriting every address is not 100,000 customer events)."""
+
+    changed_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Flag a day on which more than this share of the source's current records "
+        "changed the field, whatever its history.",
+    )
+    robust_z: float = Field(
+        default=6.0,
+        gt=0,
+        description="Flag a day whose count lies more than this many robust standard deviations "
+        "(1.4826 x the median absolute deviation) above the median of the previous days.",
+    )
+    history_days: int = Field(
+        default=7, ge=3, description="Previous days with changes needed before robust_z applies."
+    )
+    min_changes: int = Field(
+        default=20, ge=1, description="Fewer changes than this are never an anomaly."
+    )
+
+
+class EmailAlerts(_Strict):
+    """Alerts by e-mail (SMTP). The password comes from an environment variable only."""
+
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    starttls: bool = False
+    username_env: str | None = Field(
+        default=None, description="Environment variable holding the SMTP user name."
+    )
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the SMTP password."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WebhookAlerts(_Strict):
+    """Alerts posted as JSON to an incoming webhook. Its URL carries the token, so it comes from
+    an environment variable only."""
+
+    url_env: str = Field(description="Environment variable holding the webhook's URL.")
+    format: Literal["slack", "wecom", "dingtalk"] = Field(
+        default="slack",
+        description='slack: {"text": ...}; wecom and dingtalk robots: '
+        '{"msgtype": "text", "text": {"content": ...}}.',
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class AlertChannels(_Strict):
+    """Where alerts go besides the run's log and monitoring.alerts (R21)."""
+
+    email: EmailAlerts | None = None
+    webhook: WebhookAlerts | None = None
+    digest_after: int = Field(
+        default=10,
+        ge=1,
+        description="More new alerts than this for one channel in a run: one digest message.",
+    )
+
+
 class MonitoringConfig(_Strict):
     rules: list[MonitoringRule] = Field(default_factory=list)
     risk_tiers: RiskTiers = RiskTiers()
+    score_window_days: int = Field(
+        default=30,
+        ge=1,
+        description="A customer's risk score sums the points of the events seen within it.",
+    )
+    change_volume: ChangeVolumeAnomalies = ChangeVolumeAnomalies()
+    alerts: AlertChannels = AlertChannels()
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_names(cls, value: list[MonitoringRule]) -> list[MonitoringRule]:
+        _reject_repeated("rule", [rule.name for rule in value])
+        return value
 
 
 class RetentionPolicy(_Strict):
@@ -461,10 +599,7 @@ class GovernanceConfig(_Strict):
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
-        names = [source.name for source in value]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        _reject_repeated("source", [source.name for source in value])
         return value
 
     @property
@@ -513,6 +648,10 @@ def _allowed_keys() -> dict[str, list[str]]:
         "monitoring": list(MonitoringConfig.model_fields),
         "monitoring.rules": list(MonitoringRule.model_fields),
         "monitoring.risk_tiers": list(RiskTiers.model_fields),
+        "monitoring.change_volume": list(ChangeVolumeAnomalies.model_fields),
+        "monitoring.alerts": list(AlertChannels.model_fields),
+        "monitoring.alerts.email": list(EmailAlerts.model_fields),
+        "monitoring.alerts.webhook": list(WebhookAlerts.model_fields),
         "retention": list(RetentionConfig.model_fields),
         "retention.policies": list(RetentionPolicy.model_fields),
         "masking": list(MaskingConfig.model_fields),

@@ -12,6 +12,8 @@ from dagster_project.defs.analytics.assets import build_analytics_asset
 from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
 from dagster_project.defs.history.assets import build_golden_history_asset, build_history_asset
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
+from dagster_project.defs.monitoring.assets import build_monitoring_assets
+from dagster_project.defs.monitoring.sensors import daily_job_failure_alert
 from dagster_project.defs.pipeline import build_daily_job, build_schedules
 from dagster_project.defs.publish.assets import build_publish_asset
 from dagster_project.defs.quality.checks import build_gate_checks
@@ -48,6 +50,7 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
         *dbt_assets,
         build_history_asset(config),
         build_golden_history_asset(config),
+        build_monitoring_assets(config),
         build_publish_asset(candidates),
         build_analytics_asset(config),
         record_clusters,
@@ -61,6 +64,7 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
         asset_checks=build_gate_checks(assets, config, config_path),
         jobs=jobs,
         schedules=build_schedules(config, jobs),
+        sensors=[daily_job_failure_alert],
         resources={**default_resources(config_path), "dbt": dbt_resource(dbt_project)},
         # Each step runs in its own process (so a crash in DuckDB or Splink fails that step,
         # not the run) forked from a server that has already imported the project: importing

@@ -422,6 +422,13 @@ def print_summary(governance: GovernanceConfig, results, planned: int | None = N
             f"review queue: {summary.review_queue_open:,} pair(s) for a steward "
             "(`custodian review list`)"
         )
+    if summary.open_risk_events:
+        tiers = summary.customers_by_risk_tier
+        console.print(
+            f"monitoring: {summary.open_risk_events:,} open risk event(s); customers at risk: "
+            + ", ".join(f"{tiers.get(tier, 0):,} {tier}" for tier in ("high", "medium", "low"))
+            + " (monitoring.customer_risk)"
+        )
     console.print(f"warehouse: {warehouse_file}")
     if settings.analytics_path().is_file():
         console.print(f"analysts:  {settings.analytics_path().resolve()} (masked; `custodian sql`)")

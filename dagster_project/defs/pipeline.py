@@ -8,7 +8,7 @@ import dagster as dg
 
 from dagster_project.config import GovernanceConfig
 
-DAILY_GROUPS = ("ingestion", "standardisation", "resolution", "golden", "analytics")
+DAILY_GROUPS = ("ingestion", "standardisation", "resolution", "golden", "monitoring", "analytics")
 
 
 def build_daily_job(config: GovernanceConfig) -> dg.JobDefinition:
@@ -17,8 +17,8 @@ def build_daily_job(config: GovernanceConfig) -> dg.JobDefinition:
         selection=dg.AssetSelection.groups(*DAILY_GROUPS),
         description=(
             "Loads one day's drops from every source, standardises, resolves and rebuilds the "
-            "golden customer table, gated by Great Expectations checks, then the masked "
-            "analyst database."
+            "golden customer table, gated by Great Expectations checks, monitors the day's "
+            "changes and risks, then builds the masked analyst database."
         ),
     )
 

@@ -10,6 +10,8 @@ from datetime import date
 
 import duckdb
 
+from dagster_project.canonical import VALIDATED_FIELDS
+
 QUALITY_METRICS_DDL = """
 create table if not exists audit.quality_metrics (
     audit_month date not null,
@@ -37,17 +39,7 @@ COMPLETENESS = {
 # Every standardised field carries <field>_is_valid, null when the value was not given.
 VALIDITY = {
     field: (f"{field}_is_valid is not null", f"{field}_is_valid")
-    for field in (
-        "name",
-        "gender",
-        "date_of_birth",
-        "national_id",
-        "mobile_phone",
-        "landline_phone",
-        "email",
-        "postal_code",
-        "country_code",
-    )
+    for field in VALIDATED_FIELDS.values()
 }
 
 

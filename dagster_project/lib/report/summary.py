@@ -15,6 +15,8 @@ class WarehouseSummary:
     source_records: int = 0
     golden_customers: int = 0
     review_queue_open: int = 0
+    customers_by_risk_tier: dict[str, int] = field(default_factory=dict)
+    open_risk_events: int = 0
 
 
 def warehouse_summary(path: Path) -> WarehouseSummary:
@@ -45,6 +47,15 @@ def warehouse_summary(path: Path) -> WarehouseSummary:
         if table_exists(con, "main.golden_customers"):
             summary.golden_customers = con.execute(
                 "select count(*) from main.golden_customers"
+            ).fetchone()[0]
+        if table_exists(con, "monitoring.customer_risk"):
+            summary.customers_by_risk_tier = dict(
+                con.execute(
+                    "select risk_tier, count(*) from monitoring.customer_risk group by 1"
+                ).fetchall()
+            )
+            summary.open_risk_events = con.execute(
+                "select count(*) from monitoring.risk_events where status = 'open'"
             ).fetchone()[0]
     finally:
         con.close()

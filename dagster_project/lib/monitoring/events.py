@@ -1,0 +1,381 @@
+"""One day of monitoring: rule hits become risk events, events become customer risk and alerts.
+
+`monitor_day` runs after the golden table is published, in one transaction:
+
+1. change volumes per source and field (lib/monitoring/volumes.py): anomalies are recorded in
+   `monitoring.anomalies` and hold back that source's changes of that field and day;
+2. every enabled rule's hits (lib/monitoring/rules.py);
+3. `monitoring.risk_events`: a hit with an open event of the same rule, customer and evidence key
+   updates it (last_seen, evidence, points); a new hit opens an event; an open event of an
+   evaluated rule that is no longer hit is cleared (status 'cleared', cleared_on). The same
+   condition on later days is one event, not one a day;
+4. `monitoring.customer_risk`: per golden customer the points of its open events seen within
+   `score_window_days`, and the tier (`risk_tiers`: low below medium);
+5. `monitoring.alerts`: a customer entering the high tier, a new high-severity event, a new
+   anomaly; one row each per channel: 'log' (the run's log shows them, a digest past
+   ALERTS_LISTED_IN_LOG) and each configured channel, 'pending' until lib/monitoring/alerts.py
+   delivers it after the transaction. A re-run of the day adds none twice.
+
+Days run forward: a re-run of the latest day gives the same tables; an earlier day is not
+monitored again (its state is gone), the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import duckdb
+
+from dagster_project.config import GovernanceConfig, MonitoringRule
+from dagster_project.lib.monitoring.alerts import configured_channels
+from dagster_project.lib.monitoring.rules import HIT_COLUMNS, missing_inputs, rule_hits
+from dagster_project.lib.monitoring.volumes import VolumeAnomaly, anomalies, change_volumes
+
+RISK_EVENTS = "monitoring.risk_events"
+CUSTOMER_RISK = "monitoring.customer_risk"
+CHANGE_VOLUMES = "monitoring.change_volumes"
+ANOMALIES = "monitoring.anomalies"
+ALERTS = "monitoring.alerts"
+MONITORED_DAYS = "monitoring.monitored_days"
+ALERTS_LISTED_IN_LOG = 20
+
+_DDL = (
+    "create schema if not exists monitoring",
+    f"""create table if not exists {RISK_EVENTS} (
+        event_id varchar, rule varchar, kind varchar, fields varchar,
+        golden_customer_id varchar, evidence_key varchar, evidence varchar,
+        points integer, severity varchar, status varchar,
+        first_detected date, last_seen date, cleared_on date,
+        first_run_id varchar, last_run_id varchar, updated_at timestamptz)""",
+    f"""create table if not exists {CUSTOMER_RISK} (
+        golden_customer_id varchar, as_of_date date, risk_points integer,
+        open_events integer, risk_tier varchar, rules varchar[], computed_at timestamptz)""",
+    f"""create table if not exists {CHANGE_VOLUMES} (
+        partition_date date, source_name varchar, field varchar, changes bigint,
+        records bigint, baseline_days bigint, baseline_median double, robust_z double,
+        is_anomaly boolean, reason varchar)""",
+    f"""create table if not exists {ANOMALIES} (
+        anomaly_id varchar, partition_date date, kind varchar, source_name varchar,
+        field varchar, changes bigint, message varchar, run_id varchar,
+        recorded_at timestamptz)""",
+    f"""create table if not exists {ALERTS} (
+        alert_id varchar, partition_date date, kind varchar, subject varchar,
+        severity varchar, message varchar, channel varchar, status varchar,
+        run_id varchar, created_at timestamptz, attempts integer, last_error varchar,
+        sent_at timestamptz)""",
+    f"""create table if not exists {MONITORED_DAYS} (
+        partition_date date, run_id varchar, monitored_at timestamptz)""",
+)
+
+
+@dataclass
+class MonitoringResult:
+    status: str  # monitored | earlier_day | no_rules
+    hits_by_rule: dict[str, int] = field(default_factory=dict)
+    opened: int = 0
+    updated: int = 0
+    cleared: int = 0
+    customers_by_tier: dict[str, int] = field(default_factory=dict)
+    anomalies: list[VolumeAnomaly] = field(default_factory=list)
+    skipped_rules: dict[str, str] = field(default_factory=dict)  # rule -> what it lacks
+    new_alerts: list[tuple[str, str, str]] = field(default_factory=list)  # kind, severity, text
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "events_opened": self.opened,
+            "events_updated": self.updated,
+            "events_cleared": self.cleared,
+            "hits_by_rule": dict(self.hits_by_rule),
+            "customers_by_tier": dict(self.customers_by_tier),
+            "change_volume_anomalies": len(self.anomalies),
+            "new_alerts": len(self.new_alerts),
+            "skipped_rules": dict(self.skipped_rules),
+        }
+
+
+def ensure_monitoring_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in _DDL:
+        con.execute(statement)
+
+
+def monitor_day(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    day: date,
+    *,
+    run_id: str | None,
+    recorded_at: datetime,
+) -> MonitoringResult:
+    """Monitor `day` in one transaction; see the module docstring."""
+    ensure_monitoring_tables(con)
+    (latest,) = con.execute(f"select max(partition_date) from {MONITORED_DAYS}").fetchone()
+    if latest is not None and day < latest:
+        return MonitoringResult("earlier_day")
+    con.execute("begin transaction")
+    try:
+        result = _monitor(con, config, day, run_id, recorded_at)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def _monitor(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    day: date,
+    run_id: str | None,
+    recorded_at: datetime,
+) -> MonitoringResult:
+    monitoring = config.monitoring
+    params = {"day": day, "run_id": run_id, "at": recorded_at}
+    result = MonitoringResult("monitored")
+    volumes = change_volumes(con, day, monitoring.change_volume)
+    result.anomalies = anomalies(volumes)
+    con.execute(f"delete from {CHANGE_VOLUMES} where partition_date = $day", {"day": day})
+    if not volumes.is_empty():
+        con.register("_volumes", volumes)
+        con.execute(f"insert into {CHANGE_VOLUMES} select $day, * from _volumes", {"day": day})
+        con.unregister("_volumes")
+    con.execute(f"delete from {ANOMALIES} where partition_date = $day", {"day": day})
+    con.execute(
+        "create or replace temp table _held_back_changes "
+        "(source_name varchar, field varchar, partition_date date)"
+    )
+    for anomaly in result.anomalies:
+        con.execute(
+            f"insert into {ANOMALIES} values (md5(concat_ws('|', $day, 'change_volume', $source, "
+            "$field)), $day, 'change_volume', $source, $field, $changes, $message, $run_id, $at)",
+            {**params, "source": anomaly.source_name, "field": anomaly.field,
+             "changes": anomaly.changes, "message": anomaly.message(day)},
+        )  # fmt: skip
+    # Every anomaly recorded within the longest window holds back its changes, not only today's.
+    con.execute(
+        f"""
+        insert into _held_back_changes
+        select source_name, field, partition_date from {ANOMALIES}
+        where kind = 'change_volume' and partition_date <= $day
+        """,
+        {"day": day},
+    )
+
+    con.execute(f"create or replace temp table _hits (rule varchar, {HIT_COLUMNS})")
+    evaluated: list[MonitoringRule] = []
+    for rule in monitoring.rules:
+        if not rule.enabled:
+            continue
+        unmapped = [f for f in rule.fields if not any(f in s.mapping for s in config.sources)]
+        if len(unmapped) == len(rule.fields):
+            # A rule written for other data: `missing` would flag every customer.
+            result.skipped_rules[rule.name] = "no source maps " + ", ".join(unmapped)
+            continue
+        lacking = missing_inputs(con, rule)
+        if lacking:
+            result.skipped_rules[rule.name] = "the warehouse has no " + ", ".join(lacking)
+            continue
+        result.hits_by_rule[rule.name] = rule_hits(con, rule, day)
+        evaluated.append(rule)
+    if not evaluated:
+        result.status = "no_rules"
+    _update_events(con, evaluated, params, result)
+    _score_customers(con, config, params, result)
+    _raise_alerts(con, configured_channels(monitoring), params, result)
+    con.execute(f"delete from {MONITORED_DAYS} where partition_date = $day", {"day": day})
+    con.execute(f"insert into {MONITORED_DAYS} values ($day, $run_id, $at)", params)
+    return result
+
+
+def _rules_table(con: duckdb.DuckDBPyConnection, rules: list[MonitoringRule]) -> None:
+    con.execute(
+        "create or replace temp table _rules (rule varchar, kind varchar, fields varchar, "
+        "points integer, severity varchar)"
+    )
+    if rules:
+        con.executemany(
+            "insert into _rules values (?, ?, ?, ?, ?)",
+            [[r.name, r.kind, ",".join(r.fields), r.points, r.severity] for r in rules],
+        )
+
+
+def _update_events(
+    con: duckdb.DuckDBPyConnection,
+    evaluated: list[MonitoringRule],
+    params: dict,
+    result: MonitoringResult,
+) -> None:
+    _rules_table(con, evaluated)
+    # One row per (rule, customer, evidence key): a rule's query may list a customer once per
+    # record, and the first evidence in key order is kept.
+    con.execute(
+        """
+        create or replace temp table _today as
+        select distinct on (rule, golden_customer_id, evidence_key) hits.*, _rules.* exclude (rule)
+        from _hits as hits inner join _rules using (rule)
+        order by rule, golden_customer_id, evidence_key, evidence
+        """
+    )
+    open_events = f"(select * from {RISK_EVENTS} where status = 'open')"
+    result.updated = con.execute(
+        f"""
+        update {RISK_EVENTS} as event set
+            last_seen = $day, evidence = today.evidence, points = today.points,
+            severity = today.severity, last_run_id = $run_id, updated_at = $at
+        from _today as today
+        where event.status = 'open' and event.rule = today.rule
+            and event.golden_customer_id = today.golden_customer_id
+            and event.evidence_key = today.evidence_key
+        """,
+        params,
+    ).fetchone()[0]
+    result.opened = con.execute(
+        f"""
+        insert into {RISK_EVENTS}
+        select
+            md5(concat_ws('|', today.rule, today.golden_customer_id, today.evidence_key, $day)),
+            today.rule, today.kind, today.fields, today.golden_customer_id, today.evidence_key,
+            today.evidence, today.points, today.severity, 'open', $day, $day, null, $run_id,
+            $run_id, $at
+        from _today as today
+        where not exists (
+            select 1 from {open_events} as event
+            where event.rule = today.rule and event.golden_customer_id = today.golden_customer_id
+                and event.evidence_key = today.evidence_key
+        )
+        """,
+        params,
+    ).fetchone()[0]
+    result.cleared = con.execute(
+        f"""
+        update {RISK_EVENTS} as event set
+            status = 'cleared', cleared_on = $day, last_run_id = $run_id, updated_at = $at
+        where event.status = 'open' and event.rule in (select rule from _rules)
+            and not exists (
+                select 1 from _today as today
+                where event.rule = today.rule
+                    and event.golden_customer_id = today.golden_customer_id
+                    and event.evidence_key = today.evidence_key
+            )
+        """,
+        params,
+    ).fetchone()[0]
+
+
+def _score_customers(
+    con: duckdb.DuckDBPyConnection, config: GovernanceConfig, params: dict, result: MonitoringResult
+) -> None:
+    monitoring = config.monitoring
+    enabled = [rule.name for rule in monitoring.rules if rule.enabled]
+    tiers = monitoring.risk_tiers
+    con.execute(
+        f"create or replace temp table _previous_tiers as "
+        f"select golden_customer_id, risk_tier from {CUSTOMER_RISK}"
+    )
+    con.execute(f"delete from {CUSTOMER_RISK}")
+    con.execute(
+        f"""
+        insert into {CUSTOMER_RISK}
+        select
+            golden_customer_id, $day, sum(points), count(*),
+            case when sum(points) >= {tiers.high} then 'high'
+                when sum(points) >= {tiers.medium} then 'medium' else 'low' end,
+            list(distinct rule order by rule), $at
+        from {RISK_EVENTS}
+        where status = 'open' and last_seen > $day - {monitoring.score_window_days}
+            and list_contains($enabled, rule)
+        group by golden_customer_id
+        """,
+        {"day": params["day"], "at": params["at"], "enabled": enabled},
+    )
+    result.customers_by_tier = dict(
+        con.execute(f"select risk_tier, count(*) from {CUSTOMER_RISK} group by 1").fetchall()
+    )
+
+
+def _raise_alerts(
+    con: duckdb.DuckDBPyConnection, channels: list[str], params: dict, result: MonitoringResult
+) -> None:
+    con.execute(
+        f"""
+        create or replace temp table _alerts as
+        select 'high_risk_customer' as kind, risk.golden_customer_id as subject,
+            'high' as severity,
+            'customer ' || risk.golden_customer_id || ' entered the high risk tier with '
+                || risk.risk_points || ' points (' || array_to_string(risk.rules, ', ') || ')'
+                as message
+        from {CUSTOMER_RISK} as risk
+        left join _previous_tiers as previous using (golden_customer_id)
+        where risk.risk_tier = 'high' and previous.risk_tier is distinct from 'high'
+        union all
+        select 'high_severity_event', event_id, 'high',
+            'rule ' || rule || ' on customer ' || golden_customer_id || ': ' || evidence
+        from {RISK_EVENTS}
+        where status = 'open' and severity = 'high' and first_detected = $day
+        union all
+        select 'change_volume_anomaly', anomaly_id, 'high', message
+        from {ANOMALIES} where partition_date = $day
+        """,
+        {"day": params["day"]},
+    )
+    # One row per alert and channel: the log has it once this run ends; e-mail and webhook
+    # rows wait for lib/monitoring/alerts.py to deliver them.
+    rows = con.execute(
+        f"""
+        insert into {ALERTS}
+        select md5(concat_ws('|', $day, kind, subject)), $day, kind, subject, severity, message,
+            channel, case when channel = 'log' then 'sent' else 'pending' end, $run_id, $at,
+            case when channel = 'log' then 1 else 0 end, null,
+            case when channel = 'log' then $at end
+        from _alerts cross join unnest($channels) as channels(channel)
+        where not exists (
+            select 1 from {ALERTS} as sent
+            where sent.partition_date = $day and sent.kind = _alerts.kind
+                and sent.subject = _alerts.subject and sent.channel = channels.channel
+        )
+        returning kind, severity, message, channel
+        """,
+        {**params, "channels": channels},
+    ).fetchall()
+    result.new_alerts = [tuple(row[:3]) for row in rows if row[3] == "log"]
+
+
+def record_job_failure(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    *,
+    run_id: str,
+    partition: str | None,
+    job_name: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    """An alert that a run of the daily job failed (R35), one row per configured channel;
+    the caller delivers it (lib/monitoring/alerts.py)."""
+    ensure_monitoring_tables(con)
+    day = date.fromisoformat(partition) if partition else at.date()
+    message = f"{job_name} failed for {partition or 'no partition'} (run {run_id}): {reason}"
+    con.execute(
+        f"""
+        insert into {ALERTS}
+        select md5(concat_ws('|', $day, 'job_failed', $run_id)), $day, 'job_failed', $run_id,
+            'high', $message, channel,
+            case when channel = 'log' then 'sent' else 'pending' end, $run_id, $at,
+            case when channel = 'log' then 1 else 0 end, null,
+            case when channel = 'log' then $at end
+        from unnest($channels) as channels(channel)
+        where not exists (
+            select 1 from {ALERTS} as sent
+            where sent.kind = 'job_failed' and sent.subject = $run_id
+                and sent.channel = channels.channel
+        )
+        """,
+        {
+            "day": day,
+            "run_id": run_id,
+            "message": message,
+            "at": at,
+            "channels": configured_channels(config.monitoring),
+        },
+    )
