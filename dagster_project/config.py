@@ -461,6 +461,9 @@ class MonitoringConfig(_Strict):
     )
     change_volume: ChangeVolumeAnomalies = ChangeVolumeAnomalies()
     alerts: AlertChannels = AlertChannels()
+    escalate_after_days: int = Field(
+        default=7, ge=1, description="Cases open longer than this are escalated in an alert."
+    )
 
     @field_validator("rules")
     @classmethod

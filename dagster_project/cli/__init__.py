@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import typer
 
-from dagster_project.cli import data, history, init, pipeline, query, review
+from dagster_project.cli import cases, data, history, init, pipeline, query, review
 from dagster_project.cli._common import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_RUN_FAILED
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_RUN_FAILED", "app", "main"]
@@ -54,6 +54,7 @@ for name, command in {
 }.items():
     app.command(name, help=_help(command))(command)
 app.add_typer(review.review_app, name="review")
+app.add_typer(cases.cases_app, name="cases")
 
 
 def main() -> None:

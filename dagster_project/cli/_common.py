@@ -391,3 +391,21 @@ def failure_summary(result: ExecuteInProcessResult, log_path: Path | None = None
                 f" ({evaluation.severity.value}): {evaluation.description or ''}"
             )
     return "\n".join(lines) or "  (no step failure recorded; see the Dagster run logs)"
+
+
+def steward_connection(*, write: bool):
+    """The warehouse for steward commands (review, cases): read-only to look, the write lock to
+    record. Refuses a warehouse that does not exist yet instead of creating an empty one."""
+    from dagster_project.lib.warehouse import connect
+
+    path = settings.warehouse_path()
+    if not path.exists():
+        raise fail(
+            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
+            "or set CUSTODIAN_WAREHOUSE to an existing file",
+            EXIT_BAD_INPUT,
+        )
+    try:
+        return connect(path, read_only=not write, timeout=None if write else 5)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None

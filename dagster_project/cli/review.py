@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dagster_project import settings
 from dagster_project.cli._common import (
     EXIT_BAD_INPUT,
     AsOption,
@@ -22,6 +21,7 @@ from dagster_project.cli._common import (
     fail,
     load_governance,
     log_access,
+    steward_connection,
 )
 
 review_app = typer.Typer(
@@ -30,24 +30,6 @@ review_app = typer.Typer(
 )
 
 _LIST_HINT = "list open pairs with `custodian review list`"
-
-
-def _review_connection(*, write: bool):
-    """The warehouse for review commands: read-only to look, the write lock to record."""
-    from dagster_project.lib.warehouse import connect
-
-    path = settings.warehouse_path()
-    if not path.exists():
-        # connect() in write mode would create an empty warehouse; a decision needs a queue.
-        raise fail(
-            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
-            "or set CUSTODIAN_WAREHOUSE to an existing file",
-            EXIT_BAD_INPUT,
-        )
-    try:
-        return connect(path, read_only=not write, timeout=None if write else 5)
-    except (FileNotFoundError, RuntimeError) as exc:
-        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
 def _utc_now():
@@ -87,7 +69,7 @@ def review_list(
     _, governance = load_governance(config)
     actor = authorise_or_refuse(governance, "review", "review list", "", as_user)
 
-    con = _review_connection(write=False)
+    con = steward_connection(write=False)
     try:
         rows, total = open_pairs(con, limit=limit)
     finally:
@@ -137,7 +119,7 @@ def review_show(
     _, governance = load_governance(config)
     actor = authorise_or_refuse(governance, "review", "review show", pair_id, as_user)
 
-    con = _review_connection(write=False)
+    con = steward_connection(write=False)
     try:
         review = pair_for_review(con, pair_id)
     except UnknownPairError:
@@ -251,7 +233,7 @@ def review_decide(
             "(record keys as in customer_source_xref), one of the two",
             EXIT_BAD_INPUT,
         )
-    con = _review_connection(write=True)
+    con = steward_connection(write=True)
     try:
         decision = record_decision(
             con,
@@ -305,7 +287,7 @@ def review_correct(
 
     if not by.strip():
         raise fail("--by must name who corrects", EXIT_BAD_INPUT)
-    con = _review_connection(write=True)
+    con = steward_connection(write=True)
     try:
         correction = record_correction(
             con,

@@ -513,7 +513,7 @@ def test_the_shipped_suites_pass_a_realistic_day(realistic_warehouse: Path) -> N
         if (failed := outcome.critical_failures + outcome.warnings)
     }
     assert failures == {}
-    assert len(outcomes) == 7
+    assert len(outcomes) == 9
 
 
 def test_thirty_percent_invalid_emails_in_one_source_fail_its_critical_gate(

@@ -95,7 +95,7 @@ class Warehouse:
             create table main.golden_customers (golden_customer_id varchar,
                 address_line varchar, city varchar, mobile_phone_e164 varchar,
                 landline_phone_e164 varchar, email varchar,
-                last_interaction_at timestamp);
+                last_interaction_at timestamp, country_code varchar);
             create table history.customer_record_versions (record_key varchar,
                 source_name varchar, is_current boolean, is_deleted boolean);
             create table history.change_log (partition_date date, run_id varchar,
@@ -131,7 +131,7 @@ class Warehouse:
         )  # fmt: skip
         con.execute("insert into main.customer_source_xref values (?, ?)", [record_key, golden_id])
         con.execute(
-            "insert into main.golden_customers values (?, ?, 'Utrecht', ?, null, ?, ?)",
+            "insert into main.golden_customers values (?, ?, 'Utrecht', ?, null, ?, ?, 'NL')",
             [golden_id, address, mobile, email, last_interaction],
         )
         con.execute(

@@ -83,6 +83,12 @@ COMMANDS_READING_CONFIG = {
         "review", "correct", "--customer", "GC1", "--field", "email", "--value", "a@b.cn",
         "--by", "ana",
     ],
+    "cases list": ["cases", "list"],
+    "cases show": ["cases", "show", "C0000000000"],
+    "cases assign": ["cases", "assign", "C0000000000", "--to", "ana"],
+    "cases resolve": [
+        "cases", "resolve", "C0000000000", "--outcome", "verified", "--by", "ana", "--note", "ok",
+    ],
 }  # fmt: skip
 # Commands that read no governance config: init writes one, demo-data writes landing files.
 COMMANDS_WITHOUT_CONFIG = {"init", "demo-data"}

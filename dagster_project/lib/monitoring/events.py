@@ -6,15 +6,18 @@
    `monitoring.anomalies` and hold back that source's changes of that field and day;
 2. every enabled rule's hits (lib/monitoring/rules.py);
 3. `monitoring.risk_events`: a hit with an open event of the same rule, customer and evidence key
-   updates it (last_seen, evidence, points); a new hit opens an event; an open event of an
-   evaluated rule that is no longer hit is cleared (status 'cleared', cleared_on). The same
-   condition on later days is one event, not one a day;
+   updates it (last_seen, evidence, points); a new hit opens an event, unless a steward resolved
+   the same evidence; an open event of an evaluated rule that is no longer hit is cleared
+   (status 'cleared', cleared_on). The same condition on later days is one event, not one a day;
 4. `monitoring.customer_risk`: per golden customer the points of its open events seen within
    `score_window_days`, and the tier (`risk_tiers`: low below medium);
-5. `monitoring.alerts`: a customer entering the high tier, a new high-severity event, a new
-   anomaly; one row each per channel: 'log' (the run's log shows them, a digest past
-   ALERTS_LISTED_IN_LOG) and each configured channel, 'pending' until lib/monitoring/alerts.py
-   delivers it after the transaction. A re-run of the day adds none twice.
+5. cases for new medium and high events, and escalation of cases open too long
+   (lib/monitoring/cases.py);
+6. `monitoring.alerts`: a customer entering the high tier, a new high-severity event, a new
+   anomaly, an escalated case; one row each per channel: 'log' (the run's log shows them, a
+   digest past ALERTS_LISTED_IN_LOG) and each configured channel, 'pending' until
+   lib/monitoring/alerts.py delivers it after the transaction. A re-run of the day adds none
+   twice.
 
 Days run forward: a re-run of the latest day gives the same tables; an earlier day is not
 monitored again (its state is gone), the result says so.
@@ -29,6 +32,7 @@ import duckdb
 
 from dagster_project.config import GovernanceConfig, MonitoringRule
 from dagster_project.lib.monitoring.alerts import configured_channels
+from dagster_project.lib.monitoring.cases import ensure_case_tables, escalate_cases, open_cases
 from dagster_project.lib.monitoring.rules import HIT_COLUMNS, missing_inputs, rule_hits
 from dagster_project.lib.monitoring.volumes import VolumeAnomaly, anomalies, change_volumes
 
@@ -80,6 +84,8 @@ class MonitoringResult:
     anomalies: list[VolumeAnomaly] = field(default_factory=list)
     skipped_rules: dict[str, str] = field(default_factory=dict)  # rule -> what it lacks
     new_alerts: list[tuple[str, str, str]] = field(default_factory=list)  # kind, severity, text
+    cases_opened: int = 0
+    cases_escalated: int = 0
 
     def metadata(self) -> dict[str, object]:
         return {
@@ -91,6 +97,8 @@ class MonitoringResult:
             "customers_by_tier": dict(self.customers_by_tier),
             "change_volume_anomalies": len(self.anomalies),
             "new_alerts": len(self.new_alerts),
+            "cases_opened": self.cases_opened,
+            "cases_escalated": self.cases_escalated,
             "skipped_rules": dict(self.skipped_rules),
         }
 
@@ -98,6 +106,7 @@ class MonitoringResult:
 def ensure_monitoring_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in _DDL:
         con.execute(statement)
+    ensure_case_tables(con)
 
 
 def monitor_day(
@@ -181,6 +190,12 @@ def _monitor(
     if not evaluated:
         result.status = "no_rules"
     _update_events(con, evaluated, params, result)
+    result.cases_opened = open_cases(con, day, recorded_at)
+    escalated = escalate_cases(con, day, recorded_at, monitoring.escalate_after_days)
+    result.cases_escalated = len(escalated)
+    con.execute("create or replace temp table _escalated (case_id varchar, message varchar)")
+    if escalated:
+        con.executemany("insert into _escalated values (?, ?)", [list(e) for e in escalated])
     _score_customers(con, config, params, result)
     _raise_alerts(con, configured_channels(monitoring), params, result)
     con.execute(f"delete from {MONITORED_DAYS} where partition_date = $day", {"day": day})
@@ -243,6 +258,13 @@ def _update_events(
             select 1 from {open_events} as event
             where event.rule = today.rule and event.golden_customer_id = today.golden_customer_id
                 and event.evidence_key = today.evidence_key
+        )
+        -- A steward resolved this very evidence (lib/monitoring/cases.py): not again.
+        and not exists (
+            select 1 from {RISK_EVENTS} as event
+            where event.status = 'resolved' and event.rule = today.rule
+                and event.golden_customer_id = today.golden_customer_id
+                and event.evidence_key = today.evidence_key and event.evidence = today.evidence
         )
         """,
         params,
@@ -316,6 +338,8 @@ def _raise_alerts(
         union all
         select 'change_volume_anomaly', anomaly_id, 'high', message
         from {ANOMALIES} where partition_date = $day
+        union all
+        select 'case_escalated', case_id, 'high', message from _escalated
         """,
         {"day": params["day"]},
     )
