@@ -127,13 +127,14 @@ def escalate_cases(
         """,
         {"day": day},
     ).fetchall()
-    escalated = []
-    for case_id, golden, rule, opened_on, status, assignee in due:
-        con.execute(
+    if due:
+        con.executemany(
             f"insert into {CASE_ACTIONS} values (?, 'escalated', 'custodian', ?, null, null, "
             "null, null)",
-            [case_id, at],
+            [[case_id, at] for case_id, *_ in due],
         )
+    escalated = []
+    for case_id, golden, rule, opened_on, status, assignee in due:
         owner = f"assigned to {assignee}" if status == "assigned" else "unassigned"
         escalated.append(
             (

@@ -343,9 +343,18 @@ def _raise_alerts(
         """,
         {"day": params["day"]},
     )
-    # One row per alert and channel: the log has it once this run ends; e-mail and webhook
-    # rows wait for lib/monitoring/alerts.py to deliver them.
-    rows = con.execute(
+    rows = _append_alerts(con, channels, params)
+    result.new_alerts = [tuple(row[:3]) for row in rows if row[3] == "log"]
+
+
+def _append_alerts(
+    con: duckdb.DuckDBPyConnection, channels: list[str], params: dict
+) -> list[tuple]:
+    """The temp table `_alerts` (kind, subject, severity, message) into monitoring.alerts, one
+    row per alert and channel, none twice for one day; returns (kind, severity, message,
+    channel) of the rows added. The log has an alert once the run ends ('sent'); e-mail and
+    webhook rows wait for lib/monitoring/alerts.py to deliver them ('pending')."""
+    return con.execute(
         f"""
         insert into {ALERTS}
         select md5(concat_ws('|', $day, kind, subject)), $day, kind, subject, severity, message,
@@ -362,7 +371,6 @@ def _raise_alerts(
         """,
         {**params, "channels": channels},
     ).fetchall()
-    result.new_alerts = [tuple(row[:3]) for row in rows if row[3] == "log"]
 
 
 def record_job_failure(
@@ -381,25 +389,12 @@ def record_job_failure(
     day = date.fromisoformat(partition) if partition else at.date()
     message = f"{job_name} failed for {partition or 'no partition'} (run {run_id}): {reason}"
     con.execute(
-        f"""
-        insert into {ALERTS}
-        select md5(concat_ws('|', $day, 'job_failed', $run_id)), $day, 'job_failed', $run_id,
-            'high', $message, channel,
-            case when channel = 'log' then 'sent' else 'pending' end, $run_id, $at,
-            case when channel = 'log' then 1 else 0 end, null,
-            case when channel = 'log' then $at end
-        from unnest($channels) as channels(channel)
-        where not exists (
-            select 1 from {ALERTS} as sent
-            where sent.kind = 'job_failed' and sent.subject = $run_id
-                and sent.channel = channels.channel
-        )
-        """,
-        {
-            "day": day,
-            "run_id": run_id,
-            "message": message,
-            "at": at,
-            "channels": configured_channels(config.monitoring),
-        },
+        "create or replace temp table _alerts as "
+        "select 'job_failed' as kind, $run_id as subject, 'high' as severity, $message as message",
+        {"run_id": run_id, "message": message},
+    )
+    _append_alerts(
+        con,
+        configured_channels(config.monitoring),
+        {"day": day, "run_id": run_id, "at": at},
     )

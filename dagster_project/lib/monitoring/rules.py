@@ -267,14 +267,13 @@ def rule_hits_sql(con: duckdb.DuckDBPyConnection, rule: MonitoringRule) -> str:
 
 def rule_hits(con: duckdb.DuckDBPyConnection, rule: MonitoringRule, day: date) -> int:
     """Append `rule`'s hits on `day` to the temp table `_hits`; return how many."""
-    before = con.execute("select count(*) from _hits").fetchone()[0]
     query = rule_hits_sql(con, rule)
-    con.execute(
+    (inserted,) = con.execute(
         f"""
         insert into _hits
         select '{rule.name}' as rule, golden_customer_id, evidence_key, evidence
         from ({query})
         """,
         {"day": day} if "$day" in query else {},
-    )
-    return con.execute("select count(*) from _hits").fetchone()[0] - before
+    ).fetchone()
+    return inserted
