@@ -24,7 +24,7 @@ export UV_PYTHON ?= 3.11
 # set your own secret in the environment for real records (the same every day).
 export CUSTODIAN_MASKING_SALT ?= demo-only-key-set-your-own
 
-.PHONY: install demo test test-fast test-e2e lint format ui bench clean
+.PHONY: install browser demo test test-fast test-e2e lint format ui bench clean
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -32,6 +32,16 @@ export CUSTODIAN_MASKING_SALT ?= demo-only-key-set-your-own
 	@touch $@
 
 install: .venv/.installed
+
+# Reports a person reads are tested in a real browser (tests/support/browser.py): Debian's
+# chromium, installed once; a machine that has it skips the step.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium; }
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
@@ -47,10 +57,10 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 # Two runs, so a failure says which half it is in and each half can be run alone.
 test: test-fast test-e2e
 
-test-fast: install
+test-fast: install browser
 	$(RUN) pytest -m "not e2e"
 
-test-e2e: install
+test-e2e: install browser
 	$(RUN) pytest -m e2e
 
 lint: install

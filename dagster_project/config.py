@@ -409,6 +409,25 @@ class ChangeVolumeAnomalies(_Strict):
     )
 
 
+class ConcentrationAnomalies(_Strict):
+    """When many golden customers share one address (R19: unusual clusters of customers at one
+    address): a mail drop, an agent's office, or records made up in bulk. Households are a few
+    people; the cut-offs are relative to this warehouse's own addresses."""
+
+    enabled: bool = True
+    min_customers: int = Field(
+        default=6,
+        ge=2,
+        description="Fewer customers at one address are never an anomaly.",
+    )
+    robust_z: float = Field(
+        default=4.0,
+        gt=0,
+        description="Flag an address whose customer count lies more than this many robust "
+        "standard deviations (1.4826 x MAD, at least 1) above the median address's count.",
+    )
+
+
 class EmailAlerts(_Strict):
     """Alerts by e-mail (SMTP). The password comes from an environment variable only."""
 
@@ -460,6 +479,7 @@ class MonitoringConfig(_Strict):
         description="A customer's risk score sums the points of the events seen within it.",
     )
     change_volume: ChangeVolumeAnomalies = ChangeVolumeAnomalies()
+    concentration: ConcentrationAnomalies = ConcentrationAnomalies()
     alerts: AlertChannels = AlertChannels()
     escalate_after_days: int = Field(
         default=7, ge=1, description="Cases open longer than this are escalated in an alert."

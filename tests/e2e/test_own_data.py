@@ -36,6 +36,8 @@ DAY_1, DAY_2 = date(2026, 11, 1), date(2026, 11, 2)
 FIRST = ["Anna", "Lukas", "Marie", "Jonas", "Lea", "Felix", "Sophie", "Paul", "Emma", "Ben"]
 LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"]
 CITIES = ["Berlin", "München", "Köln", "Hamburg", "Leipzig"]
+THROWAWAY_PERSON = 6
+CORRECTED_EMAIL = "sophie.6@beispiel.de"
 
 
 def _land(landing: Path, day: date, people: int) -> None:
@@ -47,7 +49,9 @@ def _land(landing: Path, day: date, people: int) -> None:
     tickets = []
     for i in range(people):
         first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
-        email = f"{first.lower()}.{i}@beispiel.de"
+        # Person 6 gave the shop a throw-away mailbox (and has no ticket): a monitoring case.
+        domain = "mailinator.com" if i == THROWAWAY_PERSON else "beispiel.de"
+        email = f"{first.lower()}.{i}@{domain}"
         born = date(1950, 1, 1) + timedelta(days=(i * 397) % 20000)
         lines.append(f"S{i};{last}, {first};{email};{born:%d.%m.%Y}")
         if i % 3:
@@ -147,6 +151,39 @@ def _golden(warehouse: Path) -> tuple[int, str, int, dict[str, int]]:
     return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest(), candidate, sources
 
 
+def _case_of_throwaway_person(warehouse: Path) -> dict:
+    """The throw-away mailbox's case, its customer's golden e-mail, events and risk."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        golden_id, email = con.execute(
+            "select golden_customer_id, email from main.golden_customers where "
+            "golden_customer_id = (select golden_customer_id from main.customer_source_xref "
+            f"where source_record_id = 'S{THROWAWAY_PERSON}')"
+        ).fetchone()
+        cases = con.execute(
+            "select case_id, rule from monitoring.cases where golden_customer_id = ?", [golden_id]
+        ).fetchall()
+        events = con.execute(
+            "select rule, status from monitoring.risk_events where golden_customer_id = ? "
+            "order by first_detected",
+            [golden_id],
+        ).fetchall()
+        risk = con.execute(
+            "select risk_tier from monitoring.customer_risk where golden_customer_id = ?",
+            [golden_id],
+        ).fetchall()
+        opened = con.execute(
+            "select count(*) from monitoring.cases where golden_customer_id != ?", [golden_id]
+        ).fetchone()[0]
+    return {
+        "case_id": cases[0][0] if cases else "",
+        "cases": cases,
+        "email": email,
+        "events": events,
+        "risk": risk,
+        "other_cases": opened,
+    }
+
+
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("own_data")
@@ -164,6 +201,10 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     config["landing_root"] = "landing"
     config["schedule"]["timezone"] = "Europe/Berlin"
     config["sources"] = _sources()
+    config["monitoring"]["rules"] = [
+        {"name": "mailbox_undeliverable", "description": "A throw-away or invalid e-mail.",
+         "field": "email", "kind": "invalid_value", "points": 10, "severity": "medium"}
+    ]  # fmt: skip
     _write(config_path, config)
     _land(root / "landing", DAY_1, 160)
     _land(root / "landing", DAY_2, 200)
@@ -186,6 +227,13 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )  # fmt: skip
     steps["sql_stranger"] = custodian(env, *sql, "--as", "stranger", "select 1")
     steps["analyst_scan_day_1"] = analyst_values_in_clear(warehouse.parent, config_path)
+    # A steward works the throw-away mailbox's case: calls the customer, corrects the e-mail.
+    steps["case_day_1"] = _case_of_throwaway_person(warehouse)
+    steps["case_resolved"] = custodian(
+        env, "cases", "resolve", steps["case_day_1"]["case_id"], "--config", str(config_path),
+        "--outcome", "corrected", "--by", "Jana Kurz", "--note", "called; new address given",
+        "--set", f"email={CORRECTED_EMAIL}",
+    )  # fmt: skip
 
     strict = json.loads(json.dumps(config))
     strict["quality"] = {
@@ -194,6 +242,11 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(config_path, strict)
     steps["refused"] = custodian(env, *run, "--date", DAY_2.isoformat())
     steps["after_refused"] = _golden(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        steps["alerts_after_refused"] = con.execute(
+            "select partition_date, channel, message from monitoring.alerts "
+            "where kind = 'gate_failed'"
+        ).fetchall()
 
     # The gate as shipped again, and the support desk gone from the config: one run shows both
     # that the refused day now publishes and that a removed source leaves nothing behind.
@@ -201,6 +254,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(config_path, config)
     steps["day_2"] = custodian(env, *run, "--date", DAY_2.isoformat())
     steps["after_day_2"] = _golden(warehouse)
+    steps["case_day_2"] = _case_of_throwaway_person(warehouse)
     steps["project_after"] = _project_files()
     return steps
 
@@ -270,6 +324,36 @@ def test_a_failed_golden_gate_keeps_the_published_table_readable_and_unchanged(
     assert (rows, digest) == (rows_1, digest_1)
     # The rejected build is there to look at, and it held day two's new customers.
     assert candidate > rows
+
+
+def test_the_failed_gate_alerted_without_a_personal_value(journey: dict) -> None:
+    ((day, channel, message),) = journey["alerts_after_refused"]
+    assert (day, channel) == (DAY_2, "log")
+    assert message.startswith(f"quality gate golden_customers failed for {DAY_2} (run ")
+    assert "gx_table_row_count_between" in message
+    assert "@" not in message
+
+
+def test_a_case_corrected_by_a_steward_changes_the_golden_value_on_the_next_run(
+    journey: dict,
+) -> None:
+    before, after = journey["case_day_1"], journey["case_day_2"]
+    # Day one: the throw-away mailbox opened the one medium case, and the customer is medium.
+    assert [rule for _, rule in before["cases"]] == ["mailbox_undeliverable"]
+    assert before["other_cases"] == 0
+    assert before["events"] == [("mailbox_undeliverable", "open")]
+    assert before["risk"] == [("medium",)]
+    assert before["email"] != CORRECTED_EMAIL
+    resolved = journey["case_resolved"]
+    _ok(resolved)
+    assert "apply when golden_customers is next built" in " ".join(resolved.stdout.split())
+    assert CORRECTED_EMAIL not in resolved.stdout + resolved.stderr
+    # Day two: the golden table holds the steward's value; the shop still sends the throw-away
+    # mailbox, but the resolved evidence raises nothing again and the risk is gone.
+    assert after["email"] == CORRECTED_EMAIL
+    assert after["cases"] == before["cases"]
+    assert after["events"] == [("mailbox_undeliverable", "resolved")]
+    assert after["risk"] == []
 
 
 def test_the_same_day_publishes_once_the_gate_fits(journey: dict) -> None:

@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 from dagster_project import settings
 from dagster_project.cli import EXIT_BAD_INPUT, EXIT_REFUSED, app
 from dagster_project.config import AnalyticsConfig, MaskingConfig, load_config
+from dagster_project.lib.monitoring.events import ensure_monitoring_tables
 from dagster_project.lib.privacy import analytics as analytics_module
 from dagster_project.lib.privacy.access import read_access_log, verify_access_log
 from dagster_project.lib.privacy.analytics import build_analytics_database
-from dagster_project.lib.privacy.masking import MaskingError
+from dagster_project.lib.privacy.masking import MaskingError, pseudonym
 
 runner = CliRunner()
 PEOPLE = 40
@@ -375,3 +376,36 @@ def test_an_edited_access_log_is_found(analyst_env) -> None:
     assert "altered" in shown.output
     path.write_text("\n".join([lines[0], lines[2]]) + "\n", encoding="utf-8")
     assert verify_access_log(path) == ["entry 2: does not follow entry 1 (removed or moved)"]
+
+
+def test_golden_customers_carry_each_customers_risk_tier(analyst_env) -> None:
+    root, _ = analyst_env
+    warehouse = root / "warehouse.duckdb"
+    warehouse.write_bytes(settings.warehouse_path().read_bytes())
+    config = load_config(settings.PROJECT_ROOT / "governance.yaml")
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_monitoring_tables(con)
+        con.execute(
+            "insert into monitoring.customer_risk (golden_customer_id, risk_points, risk_tier) "
+            "values ('GC0000003', 25, 'high'), ('GC0000004', 12, 'medium')"
+        )
+        build = build_analytics_database(
+            con, root / "analytics.duckdb", config.analytics, config.masking
+        )
+    assert build.passed, build.checks
+    with duckdb.connect(str(build.path), read_only=True) as con:
+        tiers = dict(
+            con.execute("select risk_tier, count(*) from golden_customers group by 1").fetchall()
+        )
+        risk = dict(
+            con.execute(
+                "select golden_customer_id, (risk_tier, risk_points) from golden_customers "
+                "where risk_points > 0"
+            ).fetchall()
+        )
+    assert tiers == {"high": 1, "medium": 1, "low": PEOPLE - 2}
+    # Under the customer's pseudonym, as every other mart shows it.
+    assert risk == {
+        pseudonym("GC0000003"): ("high", 25),
+        pseudonym("GC0000004"): ("medium", 12),
+    }

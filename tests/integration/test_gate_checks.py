@@ -166,6 +166,28 @@ def test_a_critical_failure_blocks_downstream_and_names_the_check(gated) -> None
     assert "lisi@" not in json.dumps(sample)
     assert Path(metadata["data_docs"]).is_file()
     assert ("gx_email__match_regex", day, "critical", False, result.run_id) in rows
+    # Whoever is on call is told (monitoring.alerts, every configured channel), without a value.
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        alerts = con.execute(
+            "select partition_date::varchar, kind, severity, channel, status, message "
+            "from monitoring.alerts"
+        ).fetchall()
+    ((alert_day, kind, severity, channel, status, message),) = alerts
+    assert (alert_day, kind, severity, channel, status) == (
+        day, "gate_failed", "high", "log", "sent"
+    )  # fmt: skip
+    assert message.startswith(f"quality gate customers failed for {day} (run {result.run_id}): ")
+    assert "1 critical expectation(s) not met: gx_email__match_regex;" in message
+    assert "zhangsan" not in message
+    assert "lisi" not in message
+
+
+def test_a_warning_failure_alerts_nobody(gated) -> None:
+    day = "2026-11-01"
+    gated(day, {day: [*EMAILS_OK, None]})
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        monitoring = "select 1 from duckdb_tables() where schema_name = 'monitoring'"
+        assert con.execute(monitoring).fetchall() == []
 
 
 def test_each_partition_is_judged_on_its_own_rows(gated) -> None:

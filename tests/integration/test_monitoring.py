@@ -312,6 +312,39 @@ def test_a_mass_change_in_one_source_is_one_anomaly_not_a_flood_of_events(
     assert warehouse.rows("select kind from monitoring.alerts") == [("change_volume_anomaly",)]
 
 
+def test_many_customers_at_one_address_are_one_anomaly_alerted_the_day_it_appears(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    config = config_with(tmp_path, [])
+    for n in range(40):
+        warehouse.customer(f"G-{n:02d}", f"winkel:{n}")  # an address of their own
+    for n in range(4):
+        warehouse.customer(f"G-family-{n}", f"winkel:f{n}", address="Dorpsstraat 3")
+    for n in range(9):
+        warehouse.customer(f"G-drop-{n}", f"winkel:d{n}", address=" Postbus 100")
+    result = warehouse.monitor(config)
+    ((drop,),) = [result.concentrations]
+    assert drop.customers == 9
+    assert drop.golden_ids == tuple(f"G-drop-{n}" for n in range(5))
+    message = drop.message()
+    assert message.startswith("9 golden customers share one address (key ")
+    assert "G-drop-0, G-drop-1, G-drop-2, G-drop-3, G-drop-4 and 4 more" in message
+    assert "Postbus" not in message  # the address is named by its key only
+    assert warehouse.rows("select kind, field, changes, subject from monitoring.anomalies") == [
+        ("address_concentration", "address_line", 9, drop.address_key)
+    ]
+    assert warehouse.rows("select kind, subject from monitoring.alerts") == [
+        ("address_concentration", drop.address_key)
+    ]
+    # The next day it is still there: an anomaly of that day too, but no second alert.
+    assert len(warehouse.monitor(config, DAY + timedelta(days=1)).concentrations) == 1
+    assert warehouse.rows("select count(*) from monitoring.anomalies") == [(2,)]
+    assert warehouse.rows("select count(*) from monitoring.alerts") == [(1,)]
+    # The cut-off is the warehouse's own: switched off, or set above the count, nothing.
+    off = config_with(tmp_path, [], concentration={"min_customers": 10})
+    assert warehouse.monitor(off, DAY + timedelta(days=2)).concentrations == []
+
+
 def test_rules_on_fields_no_source_maps_are_skipped_and_said(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ import dagster as dg
 
 from dagster_project import settings
 from dagster_project.config import GovernanceConfig
+from dagster_project.defs.monitoring.assets import CUSTOMER_RISK_KEY
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.privacy.analytics import (
@@ -24,7 +25,9 @@ ANALYST_DATABASE = dg.AssetKey(["analytics", "analyst_database"])
 def build_analytics_asset(config: GovernanceConfig) -> dg.AssetsDefinition:
     @dg.asset(
         key=ANALYST_DATABASE,
-        deps=[dg.AssetKey([PUBLISHED_SCHEMA, table]) for table in config.analytics.marts],
+        # After monitoring too: golden_customers carries each customer's risk tier.
+        deps=[dg.AssetKey([PUBLISHED_SCHEMA, table]) for table in config.analytics.marts]
+        + [CUSTOMER_RISK_KEY],
         group_name="analytics",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
@@ -35,7 +38,8 @@ def build_analytics_asset(config: GovernanceConfig) -> dg.AssetsDefinition:
         description=(
             "The published marts masked at rest for analysts, in their own DuckDB file "
             "(`custodian sql` reads it): each column by its data-dictionary class, join keys "
-            "as keyed pseudonyms, birth dates as years, cities as provinces."
+            "as keyed pseudonyms, birth dates as years, cities as provinces; golden_customers "
+            "with each customer's monitoring risk_tier and risk_points."
         ),
     )
     def analyst_database(warehouse: WarehouseResource, governance: GovernanceResource):

@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
+from dagster_project import settings
 from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL, daily_partitions
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.monitoring.alerts import deliver_alerts
 from dagster_project.lib.monitoring.events import ALERTS_LISTED_IN_LOG, monitor_day
+from dagster_project.lib.monitoring.report import write_monitoring_report
 
 RISK_EVENTS_KEY = dg.AssetKey(["monitoring", "risk_events"])
 CUSTOMER_RISK_KEY = dg.AssetKey(["monitoring", "customer_risk"])
@@ -68,6 +70,15 @@ def build_monitoring_assets(config: GovernanceConfig) -> dg.AssetsDefinition:
             )
             # After the day's transaction: a channel that is down fails no data.
             delivery = deliver_alerts(con, config.monitoring, datetime.now(UTC))
+            # An earlier day's report was written when that day ran: rewriting it from today's
+            # tables would mix today's open events into it.
+            report = None
+            if result.status != "earlier_day":
+                report = write_monitoring_report(con, config, day, settings.reports_dir())
+        if report is None:
+            context.log.info(f"the monitoring report of {day} stays as it was written")
+        else:
+            context.log.info(f"monitoring report: {report.html_path}")
         for channel, why in delivery.failed.items():
             context.log.warning(
                 f"alerts not delivered by {channel} (kept, tried again on the next run): {why}"
@@ -81,6 +92,8 @@ def build_monitoring_assets(config: GovernanceConfig) -> dg.AssetsDefinition:
             context.log.warning(f"monitoring rule {rule} skipped: {lacking}")
         for anomaly in result.anomalies:
             context.log.warning(f"change-volume anomaly: {anomaly.message(day)}")
+        for concentration in result.concentrations[:ALERTS_LISTED_IN_LOG]:
+            context.log.warning(f"address concentration: {concentration.message()}")
         for kind, severity, message in result.new_alerts[:ALERTS_LISTED_IN_LOG]:
             context.log.warning(f"alert ({kind}, {severity}): {message}")
         if len(result.new_alerts) > ALERTS_LISTED_IN_LOG:
@@ -101,6 +114,7 @@ def build_monitoring_assets(config: GovernanceConfig) -> dg.AssetsDefinition:
                     "events_cleared",
                     "hits_by_rule",
                     "change_volume_anomalies",
+                    "address_concentrations",
                     "skipped_rules",
                 )
             },
@@ -112,6 +126,14 @@ def build_monitoring_assets(config: GovernanceConfig) -> dg.AssetsDefinition:
                 "new_alerts": metadata["new_alerts"],
                 "alerts_delivered": dict(delivery.sent),
                 "alert_channels_failed": dict(delivery.failed),
+                **(
+                    {
+                        "report": dg.MetadataValue.path(str(report.html_path)),
+                        "report_markdown": dg.MetadataValue.md(report.markdown),
+                    }
+                    if report
+                    else {}
+                ),
             },
         )
 

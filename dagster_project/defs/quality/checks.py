@@ -15,6 +15,7 @@ validate the rows delivered that day where the suite says which column holds the
 import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from dagster_project import settings
 from dagster_project.config import GovernanceConfig
 from dagster_project.defs.partitions import WAREHOUSE_POOL
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
+from dagster_project.lib.monitoring.alerts import deliver_alerts
+from dagster_project.lib.monitoring.events import record_gate_failure
 from dagster_project.lib.quality.gates import validate_table
 from dagster_project.lib.quality.outcomes import ExpectationOutcome, GateOutcome
 from dagster_project.lib.quality.overrides import apply_gate_overrides, validate_gate_config
@@ -197,16 +200,33 @@ def _gate_check(
         chosen = dataclasses.replace(
             suite, expectations=tuple(e for e in suite.expectations if e.check_name in selected)
         )
+        config = governance.load()
         with warehouse.connect() as con:
             outcome = validate_table(
                 con,
                 chosen,
                 partition=partition,
-                config=governance.load(),
+                config=config,
                 run_id=context.run.run_id,
                 data_docs_dir=settings.data_docs_dir(),
             )
             record_outcome(con, outcome, context.run.run_id, partition[0] if partition else None)
+            if outcome.critical_failures:
+                # The run stops before publishing: whoever is on call hears it now, not only
+                # from the Dagster UI (a channel that is down is retried by the next run).
+                now = datetime.now(UTC)
+                record_gate_failure(
+                    con,
+                    config,
+                    suite=chosen.name,
+                    failed_checks=[o.expectation.check_name for o in outcome.critical_failures],
+                    partition=partition[1] if partition else None,
+                    run_id=context.run.run_id,
+                    at=now,
+                )
+                delivery = deliver_alerts(con, config.monitoring, now)
+                for channel, why in delivery.failed.items():
+                    context.log.warning(f"gate-failure alert not delivered by {channel}: {why}")
         context.log.info(
             f"{chosen.name}: {len(outcome.outcomes)} verdicts over {outcome.rows_validated} rows "
             f"in {outcome.seconds:.2f}s; {len(outcome.critical_failures)} critical and "

@@ -3,7 +3,8 @@
 `monitor_day` runs after the golden table is published, in one transaction:
 
 1. change volumes per source and field (lib/monitoring/volumes.py): anomalies are recorded in
-   `monitoring.anomalies` and hold back that source's changes of that field and day;
+   `monitoring.anomalies` and hold back that source's changes of that field and day; so are
+   addresses shared by unusually many golden customers (lib/monitoring/concentrations.py);
 2. every enabled rule's hits (lib/monitoring/rules.py);
 3. `monitoring.risk_events`: a hit with an open event of the same rule, customer and evidence key
    updates it (last_seen, evidence, points); a new hit opens an event, unless a steward resolved
@@ -14,7 +15,8 @@
 5. cases for new medium and high events, and escalation of cases open too long
    (lib/monitoring/cases.py);
 6. `monitoring.alerts`: a customer entering the high tier, a new high-severity event, a new
-   anomaly, an escalated case; one row each per channel: 'log' (the run's log shows them, a
+   anomaly (a concentration only when the previous monitored day did not have it), an
+   escalated case; one row each per channel: 'log' (the run's log shows them, a
    digest past ALERTS_LISTED_IN_LOG) and each configured channel, 'pending' until
    lib/monitoring/alerts.py delivers it after the transaction. A re-run of the day adds none
    twice.
@@ -33,6 +35,7 @@ import duckdb
 from dagster_project.config import GovernanceConfig, MonitoringRule
 from dagster_project.lib.monitoring.alerts import configured_channels
 from dagster_project.lib.monitoring.cases import ensure_case_tables, escalate_cases, open_cases
+from dagster_project.lib.monitoring.concentrations import Concentration, address_concentrations
 from dagster_project.lib.monitoring.rules import HIT_COLUMNS, missing_inputs, rule_hits
 from dagster_project.lib.monitoring.volumes import VolumeAnomaly, anomalies, change_volumes
 
@@ -63,6 +66,8 @@ _DDL = (
         anomaly_id varchar, partition_date date, kind varchar, source_name varchar,
         field varchar, changes bigint, message varchar, run_id varchar,
         recorded_at timestamptz)""",
+    # What the anomaly is about beyond its source and field (a concentration's address key).
+    f"alter table {ANOMALIES} add column if not exists subject varchar",
     f"""create table if not exists {ALERTS} (
         alert_id varchar, partition_date date, kind varchar, subject varchar,
         severity varchar, message varchar, channel varchar, status varchar,
@@ -82,6 +87,7 @@ class MonitoringResult:
     cleared: int = 0
     customers_by_tier: dict[str, int] = field(default_factory=dict)
     anomalies: list[VolumeAnomaly] = field(default_factory=list)
+    concentrations: list[Concentration] = field(default_factory=list)
     skipped_rules: dict[str, str] = field(default_factory=dict)  # rule -> what it lacks
     new_alerts: list[tuple[str, str, str]] = field(default_factory=list)  # kind, severity, text
     cases_opened: int = 0
@@ -96,6 +102,7 @@ class MonitoringResult:
             "hits_by_rule": dict(self.hits_by_rule),
             "customers_by_tier": dict(self.customers_by_tier),
             "change_volume_anomalies": len(self.anomalies),
+            "address_concentrations": len(self.concentrations),
             "new_alerts": len(self.new_alerts),
             "cases_opened": self.cases_opened,
             "cases_escalated": self.cases_escalated,
@@ -156,10 +163,24 @@ def _monitor(
     )
     for anomaly in result.anomalies:
         con.execute(
-            f"insert into {ANOMALIES} values (md5(concat_ws('|', $day, 'change_volume', $source, "
-            "$field)), $day, 'change_volume', $source, $field, $changes, $message, $run_id, $at)",
+            f"insert into {ANOMALIES} by name select md5(concat_ws('|', $day, 'change_volume', "
+            "$source, $field)) as anomaly_id, $day as partition_date, 'change_volume' as kind, "
+            "$source as source_name, $field as field, $changes as changes, $message as message, "
+            "$run_id as run_id, $at as recorded_at",
             {**params, "source": anomaly.source_name, "field": anomaly.field,
              "changes": anomaly.changes, "message": anomaly.message(day)},
+        )  # fmt: skip
+    result.concentrations, why_not = address_concentrations(con, monitoring.concentration)
+    if why_not and monitoring.concentration.enabled:
+        result.skipped_rules["address concentration"] = why_not
+    for concentration in result.concentrations:
+        con.execute(
+            f"insert into {ANOMALIES} by name select md5(concat_ws('|', $day, "
+            "'address_concentration', $key)) as anomaly_id, $day as partition_date, "
+            "'address_concentration' as kind, 'address_line' as field, $customers as changes, "
+            "$message as message, $run_id as run_id, $at as recorded_at, $key as subject",
+            {**params, "key": concentration.address_key, "customers": concentration.customers,
+             "message": concentration.message()},
         )  # fmt: skip
     # Every anomaly recorded within the longest window holds back its changes, not only today's.
     con.execute(
@@ -337,7 +358,19 @@ def _raise_alerts(
         where status = 'open' and severity = 'high' and first_detected = $day
         union all
         select 'change_volume_anomaly', anomaly_id, 'high', message
-        from {ANOMALIES} where partition_date = $day
+        from {ANOMALIES} where partition_date = $day and kind = 'change_volume'
+        union all
+        -- A concentration lasts: alerted on the day it appears, not again every day.
+        select 'address_concentration', subject, 'high', message
+        from {ANOMALIES} as today
+        where partition_date = $day and kind = 'address_concentration'
+            and not exists (
+                select 1 from {ANOMALIES} as before
+                where before.kind = today.kind and before.subject = today.subject
+                    and before.partition_date = (
+                        select max(partition_date) from {MONITORED_DAYS}
+                        where partition_date < $day)
+            )
         union all
         select 'case_escalated', case_id, 'high', message from _escalated
         """,
@@ -373,6 +406,35 @@ def _append_alerts(
     ).fetchall()
 
 
+def record_alert(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    *,
+    kind: str,
+    subject: str,
+    message: str,
+    day: date,
+    run_id: str,
+    at: datetime,
+) -> int:
+    """One high-severity alert outside the day's monitoring (a failed job or gate), one row
+    per configured channel, once per day and subject; returns the rows added. The caller
+    delivers it (lib/monitoring/alerts.py). `message` must hold no personal value."""
+    ensure_monitoring_tables(con)
+    con.execute(
+        "create or replace temp table _alerts as select $kind as kind, $subject as subject, "
+        "'high' as severity, $message as message",
+        {"kind": kind, "subject": subject, "message": message},
+    )
+    return len(
+        _append_alerts(
+            con,
+            configured_channels(config.monitoring),
+            {"day": day, "run_id": run_id, "at": at},
+        )
+    )
+
+
 def record_job_failure(
     con: duckdb.DuckDBPyConnection,
     config: GovernanceConfig,
@@ -383,18 +445,45 @@ def record_job_failure(
     reason: str,
     at: datetime,
 ) -> None:
-    """An alert that a run of the daily job failed (R35), one row per configured channel;
-    the caller delivers it (lib/monitoring/alerts.py)."""
-    ensure_monitoring_tables(con)
-    day = date.fromisoformat(partition) if partition else at.date()
-    message = f"{job_name} failed for {partition or 'no partition'} (run {run_id}): {reason}"
-    con.execute(
-        "create or replace temp table _alerts as "
-        "select 'job_failed' as kind, $run_id as subject, 'high' as severity, $message as message",
-        {"run_id": run_id, "message": message},
-    )
-    _append_alerts(
+    """An alert that a run of the daily job failed (R35)."""
+    record_alert(
         con,
-        configured_channels(config.monitoring),
-        {"day": day, "run_id": run_id, "at": at},
+        config,
+        kind="job_failed",
+        subject=run_id,
+        message=f"{job_name} failed for {partition or 'no partition'} (run {run_id}): {reason}",
+        day=date.fromisoformat(partition) if partition else at.date(),
+        run_id=run_id,
+        at=at,
+    )
+
+
+def record_gate_failure(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    *,
+    suite: str,
+    failed_checks: list[str],
+    partition: str | None,
+    run_id: str,
+    at: datetime,
+) -> int:
+    """An alert that a gate's critical expectations failed (R21): the run stops before the
+    table it guards is published, and someone must look today. Once per suite and day."""
+    shown = ", ".join(sorted(set(failed_checks))[:10])
+    more = len(set(failed_checks)) - 10
+    return record_alert(
+        con,
+        config,
+        kind="gate_failed",
+        subject=f"{suite}|{partition or ''}",
+        message=(
+            f"quality gate {suite} failed for {partition or 'the whole table'} (run {run_id}): "
+            f"{len(set(failed_checks))} critical expectation(s) not met: {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + "; the table it guards was not published"
+        ),
+        day=date.fromisoformat(partition) if partition else at.date(),
+        run_id=run_id,
+        at=at,
     )

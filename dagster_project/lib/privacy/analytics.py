@@ -29,6 +29,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import AnalyticsConfig, MaskingConfig
+from dagster_project.lib.monitoring.events import CUSTOMER_RISK
 from dagster_project.lib.privacy.masking import (
     MaskingError,
     classified_masker,
@@ -39,6 +40,7 @@ from dagster_project.lib.privacy.masking import (
 )
 from dagster_project.lib.publish import PUBLISHED_SCHEMA
 from dagster_project.lib.warehouse import quote_identifier as _quote
+from dagster_project.lib.warehouse import table_exists
 
 ATTACHED = "analytics"
 # HMAC-SHA256 of the value under the key's pads (temp table _hmac_key), first 16 hex digits:
@@ -47,6 +49,11 @@ PSEUDONYM_SQL = (
     "left(sha256(_hmac_key.opad || unhex(sha256(_hmac_key.ipad || "
     "encode(cast({value} as varchar))))), 16)"
 )
+# The mart that carries each customer's monitoring risk (R18: the tier is a golden-customer
+# attribute analysts can query): `risk_tier` and `risk_points` from monitoring.customer_risk,
+# 'low' and 0 for a customer without open events. Neither is personal.
+RISK_MART = "golden_customers"
+RISK_COLUMNS = ("risk_tier", "risk_points")
 # Classes whose values must never appear verbatim in the analyst database.
 PERSONAL_CLASSES = (None, "direct identifier", "sensitive")
 
@@ -215,6 +222,16 @@ def _build_table(
             # The coarser column as the analyst table holds it (itself masked if it is).
             expressions[treatment.column] = expressions[treatment.replaced_by]
     select = ",\n    ".join(f"{expressions[t.column]} as {_quote(t.output)}" for t in treatments)
+    if table == RISK_MART and table_exists(con, CUSTOMER_RISK):
+        # Joined on the warehouse key before it is pseudonymised; one risk row per customer.
+        select += (
+            ",\n    coalesce(risk.risk_tier, 'low') as risk_tier,"
+            "\n    coalesce(risk.risk_points, 0) as risk_points"
+        )
+        joins.append(
+            f"left join {CUSTOMER_RISK} as risk "
+            "on risk.golden_customer_id = mart.golden_customer_id"
+        )
     con.execute(
         f"create table {ATTACHED}.main.{_quote(table)} as\nselect\n    {select}\n"
         f"from {PUBLISHED_SCHEMA}.{_quote(table)} as mart\n" + "\n".join(joins)
