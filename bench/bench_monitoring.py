@@ -7,8 +7,9 @@ day one), runs `custodian run` over every day with the shipped governance.yaml, 
 injected event type the labelled people, the people the rule found and recall / precision
 (lib/monitoring/detection.py; targets: recall >= 0.95, precision >= 0.90), beside a baseline on
 the same data: the same kind of rule at its loosest (any change of the field; any invalid value;
-a contact on two customers; the consistency rule has no looser form). It also times a re-run of
-the last day's monitoring against the whole run. Results go to `bench/results/monitoring.json`.
+a contact on two customers; a last interaction more than a day old; the consistency rules have
+no looser form). It also times a re-run of the last day's monitoring against the whole run.
+Results go to `bench/results/monitoring.json`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ BASELINE_RULES = [
      "threshold": 2, "points": 1},
     {"name": "address_far_from_id_region", "field": "province", "kind": "consistency",
      "points": 1},
+    {"name": "billing_address_changed_often", "field": "billing_address_line",
+     "kind": "change_count", "threshold": 1, "count_per": "customer", "points": 1},
+    {"name": "name_changed_often", "field": "full_name", "kind": "change_count",
+     "threshold": 1, "count_per": "customer", "points": 1},
+    {"name": "tags_or_level_changed_often", "field": ["customer_tags", "membership_level"],
+     "kind": "change_count", "threshold": 1, "count_per": "customer", "points": 1},
+    {"name": "email_shared_by_strangers", "field": "email", "kind": "shared_contact",
+     "threshold": 2, "points": 1},
+    {"name": "birth_date_disagrees_with_id", "field": "date_of_birth", "kind": "consistency",
+     "points": 1},
+    {"name": "no_interaction_for_a_year", "field": "last_interaction_at", "kind": "stale",
+     "window_days": 1, "points": 1},
 ]  # fmt: skip
 
 

@@ -19,6 +19,10 @@ Definitions (a test checks each against the files):
 People get at most one event. Regular daily changes never produce these patterns: a record
 changes its address, mobile or e-mail at most once outside events, and moves stay within the
 ID-card province.
+
+The event types added later (billing address, name, tags or level, shared e-mail, birth date,
+no interaction) are in later_events.py: they are applied after rendering, from their own random
+streams, so that adding them left the data of these five as it was.
 """
 
 from __future__ import annotations

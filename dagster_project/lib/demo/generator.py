@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .events import EventPlan, plan_events
+from .later_events import add_later_events
 from .people import People, build_people
 from .pools import locale_pools
 from .rates import EVENT_TYPES, SOURCES, STALE_ADDRESS_RATE
@@ -151,6 +152,7 @@ def generate_demo_data(
 
     report("changes", 0, 1)
     schedules = Scheduler(ctx, records, base, quiet=quiet).run(plan)
+    add_later_events(ctx, seed, records, base, schedules, plan)
     report("changes", 1, 1)
 
     files: list[Path] = []

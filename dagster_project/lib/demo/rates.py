@@ -107,10 +107,19 @@ EVENT_RATES: dict[str, float] = {
     "mobile_changed_4x": 0.002,
     "email_became_invalid": 0.004,
     "province_mismatch_id_region": 0.004,
+    # later_events.py: injected after the regular data, each from its own random stream.
+    "billing_address_changed_2x_month": 0.003,
+    "name_changed_2x_month": 0.001,  # low: a renamed record is a harder match
+    "tags_or_level_changed_3x_month": 0.003,
+    "birth_date_mismatch_id": 0.002,  # injected; swapped birth dates on valid IDs come on top
+    "no_interaction_for_a_year": 0.002,  # injected; contacts ageing past a year come on top
 }
 SHARED_PHONE_GROUPS_PER_PERSON = 0.0001  # groups of >= SHARED_PHONE_MIN_PEOPLE people
 SHARED_PHONE_MIN_PEOPLE = 10
 SHARED_PHONE_MAX_PEOPLE = 15
+SHARED_EMAIL_GROUPS_PER_PERSON = 0.0001  # groups of >= SHARED_EMAIL_MIN_PEOPLE people
+SHARED_EMAIL_MIN_PEOPLE = 8
+SHARED_EMAIL_MAX_PEOPLE = 12
 EVENT_WINDOW_DAYS = 30  # "within a month": change events are placed inside 30 days
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -119,4 +128,10 @@ EVENT_TYPES: tuple[str, ...] = (
     "shared_phone",
     "email_became_invalid",
     "province_mismatch_id_region",
+    "billing_address_changed_2x_month",
+    "name_changed_2x_month",
+    "tags_or_level_changed_3x_month",
+    "shared_email",
+    "birth_date_mismatch_id",
+    "no_interaction_for_a_year",
 )

@@ -20,6 +20,12 @@ RULE_FOR_EVENT: dict[str, str] = {
     "email_became_invalid": "email_became_undeliverable",
     "shared_phone": "contact_shared_by_strangers",
     "province_mismatch_id_region": "address_far_from_id_region",
+    "billing_address_changed_2x_month": "billing_address_changed_often",
+    "name_changed_2x_month": "name_changed_often",
+    "tags_or_level_changed_3x_month": "tags_or_level_changed_often",
+    "shared_email": "email_shared_by_strangers",
+    "birth_date_mismatch_id": "birth_date_disagrees_with_id",
+    "no_interaction_for_a_year": "no_interaction_for_a_year",
 }
 
 

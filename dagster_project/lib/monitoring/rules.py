@@ -17,7 +17,7 @@ MONITORING_FIELDS_BY_KIND) is one query over the warehouse as of the day's run:
   when the field changed to it within `window_days` (an e-mail that became undeliverable).
 - `shared_contact`: one phone or e-mail on records of customers in `threshold` or more
   households (a household: the golden customer's address line and city; a customer without an
-  address is a household of one).
+  address is a household of one). Placeholder e-mails do not count.
 - `missing`: the golden customer has none of the fields.
 - `stale`: the golden customer's last interaction is older than `window_days`.
 
@@ -177,6 +177,10 @@ def _shared_contact(rule: MonitoringRule) -> str:
     parts = []
     for field in rule.fields:
         column, valid = _CONTACT_COLUMNS[field]
+        # A placeholder (noemail@test.com) is nobody's mailbox: strangers typing it share nothing.
+        placeholder = (
+            " and not coalesce(records.email_is_placeholder, false)" if field == "email" else ""
+        )
         parts.append(
             f"""
             select '{field}' as field, records.{column} as contact, records.golden_customer_id,
@@ -184,7 +188,7 @@ def _shared_contact(rule: MonitoringRule) -> str:
                     records.golden_customer_id) as household
             from ({_record_customer()}) as records
             inner join {GOLDEN} as golden using (golden_customer_id)
-            where records.{column} is not null and records.{valid}
+            where records.{column} is not null and records.{valid}{placeholder}
             """
         )
     return f"""
