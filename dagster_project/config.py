@@ -524,6 +524,8 @@ RIGHTS = {
     "view_unmasked": "see the warehouse's personal data unmasked (`custodian sql --unmasked`)",
     "review": "work the review queue: see pairs, record decisions and corrections",
     "read_access_log": "read and verify the access log (`custodian access-log`)",
+    "erase": "erase a person from the warehouse, the analyst database and reports "
+    "(`custodian erase`)",
 }
 Right = Literal[tuple(RIGHTS)]  # the names above, so a right is named once
 DEFAULT_ROLES: dict[str, list[str]] = {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import typer
 
-from dagster_project.cli import cases, data, history, init, pipeline, query, review
+from dagster_project.cli import cases, data, erase, history, init, pipeline, query, review
 from dagster_project.cli._common import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_RUN_FAILED
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_RUN_FAILED", "app", "main"]
@@ -51,6 +51,7 @@ for name, command in {
     "sql": query.sql,
     "access-log": query.access_log,
     "history": history.history,
+    "erase": erase.erase,
 }.items():
     app.command(name, help=_help(command))(command)
 app.add_typer(review.review_app, name="review")

@@ -76,6 +76,7 @@ COMMANDS_READING_CONFIG = {
     "sql": ["sql", "select 1"],
     "access-log": ["access-log"],
     "history": ["history", "--customer", "GC1"],
+    "erase": ["erase", "--golden-id", "GC1", "--reason", "r", "--by", "b"],
     "review list": ["review", "list"],
     "review show": ["review", "show", "RP0000000000000000"],
     "review decide": ["review", "decide", "--pair", "RP1", "--match", "yes", "--by", "ana"],

@@ -35,6 +35,7 @@ from dagster_project.lib.ingest.readers import (
     stage,
     staged_columns,
 )
+from dagster_project.lib.privacy.suppression import SUPPRESSION_REASON, mark_suppressed_rows
 
 LINEAGE_COLUMNS = (
     "_source_name",
@@ -235,6 +236,16 @@ def _load_file(
         loadable = (
             "(select * from _staged where _row_number not in (select line_number from _bad_fields))"
         )
+    # Erased people stay erased: their rows in a re-delivered file are counted, never loaded.
+    suppressed_rows = mark_suppressed_rows(con, source, loadable) if found else 0
+    if suppressed_rows:
+        result.rows_loaded -= suppressed_rows
+        result.rows_skipped += suppressed_rows
+        notes.append(f"{suppressed_rows} row(s) skipped: {SUPPRESSION_REASON}")
+        loadable = (
+            f"(select * from {loadable} "
+            "where _row_number not in (select _row_number from _suppressed_rows))"
+        )
 
     con.execute("begin transaction")
     try:
@@ -283,7 +294,7 @@ def _load_file(
         outcome = ""
         if too_many_bad_rows:
             result.status = "rejected"
-            result.rows_skipped = result.rows_loaded
+            result.rows_skipped += result.rows_loaded
             result.rows_loaded = 0
             outcome = (
                 f"{result.rows_quarantined} of {result.rows_read} rows ({share:.1%}) were "
@@ -293,7 +304,7 @@ def _load_file(
             )
         elif skip_duplicate:
             result.status = "duplicate_skipped"
-            result.rows_skipped = result.rows_loaded
+            result.rows_skipped += result.rows_loaded
             result.rows_loaded = 0
             outcome = (
                 f"identical file (same SHA-256) already loaded for {result.duplicate_of_partition}"
