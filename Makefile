@@ -23,6 +23,13 @@ export UV_PYTHON ?= 3.11
 # The key of the analyst database's pseudonyms. This default is public, fit for demo data only:
 # set your own secret in the environment for real records (the same every day).
 export CUSTODIAN_MASKING_SALT ?= demo-only-key-set-your-own
+# The key the archive database is encrypted with (retention.encryption_key_env). The demo makes
+# a random one, once, in .custodian/encryption.key (not committed): keep that file, or set your
+# own key in the environment. Without the key the archive cannot be read.
+ENCRYPTION_KEY_FILE := .custodian/encryption.key
+export CUSTODIAN_ENCRYPTION_KEY ?= $(shell test -s $(ENCRYPTION_KEY_FILE) || { mkdir -p .custodian && \
+	$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $(ENCRYPTION_KEY_FILE) && \
+	chmod 600 $(ENCRYPTION_KEY_FILE); }; cat $(ENCRYPTION_KEY_FILE))
 
 .PHONY: install browser demo test test-fast test-e2e lint format ui bench clean
 

@@ -492,19 +492,68 @@ class MonitoringConfig(_Strict):
         return value
 
 
+# Which actions each layer's policy may take: customers inactive for keep_days are archived;
+# archived data past keep_days is destroyed (purge); raw partitions are archived or purged.
+RETENTION_ACTIONS = {
+    "inactive_customers": ("archive",),
+    "archive": ("purge",),
+    "quarantine": ("purge",),
+    "raw": ("archive", "purge"),
+}
+
+
 class RetentionPolicy(_Strict):
     """How long one kind of data is kept before it is archived or destroyed (R31)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    applies_to: Literal["raw", "quarantine"] = Field(
-        description="The layer the policy ages out, by its partition date."
+    applies_to: Literal["inactive_customers", "archive", "quarantine", "raw"] = Field(
+        description="inactive_customers: golden customers by their last activity (interaction, "
+        "else the latest update); archive: what the archive database holds, by the day it was "
+        "archived; quarantine and raw: rows by their partition date."
     )
     keep_days: int = Field(ge=1)
     action: Literal["archive", "purge"]
 
+    @model_validator(mode="after")
+    def _action_fits_layer(self) -> RetentionPolicy:
+        allowed = RETENTION_ACTIONS[self.applies_to]
+        if self.action not in allowed:
+            raise ValueError(
+                f"policy {self.name!r}: {self.applies_to} can only be "
+                f"{' or '.join(allowed)}d, not {self.action}d"
+            )
+        return self
+
 
 class RetentionConfig(_Strict):
     policies: list[RetentionPolicy] = Field(default_factory=list)
+    archive_file: str = Field(
+        default="archive.duckdb",
+        description="The encrypted archive database, relative to the warehouse's folder.",
+    )
+
+    @field_validator("policies")
+    @classmethod
+    def _unique_policy_names(cls, value: list[RetentionPolicy]) -> list[RetentionPolicy]:
+        _reject_repeated("retention policy", [policy.name for policy in value])
+        return value
+
+
+class EncryptionConfig(_Strict):
+    """Where the key of the encrypted files (the archive, the backups) comes from (R26)."""
+
+    key_env: str = Field(
+        default="CUSTODIAN_ENCRYPTION_KEY",
+        description="Environment variable holding the key; never put the key itself here.",
+    )
+
+
+class BackupConfig(_Strict):
+    """Encrypted backups of the warehouse (R32): `custodian backup` / `custodian restore`."""
+
+    directory: str = Field(
+        default="backups", description="Where backups go, relative to the warehouse's folder."
+    )
 
 
 class MaskingConfig(_Strict):
@@ -526,6 +575,9 @@ RIGHTS = {
     "read_access_log": "read and verify the access log (`custodian access-log`)",
     "erase": "erase a person from the warehouse, the analyst database and reports "
     "(`custodian erase`)",
+    "hold": "place, release and list legal holds (`custodian hold`)",
+    "backup": "take, list and restore encrypted backups of the warehouse (`custodian backup`, "
+    "`custodian restore`)",
 }
 Right = Literal[tuple(RIGHTS)]  # the names above, so a right is named once
 DEFAULT_ROLES: dict[str, list[str]] = {
@@ -616,6 +668,8 @@ class GovernanceConfig(_Strict):
     survivorship: SurvivorshipConfig = SurvivorshipConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     retention: RetentionConfig = RetentionConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
+    backup: BackupConfig = BackupConfig()
     masking: MaskingConfig = MaskingConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     access: AccessConfig = AccessConfig()
@@ -679,6 +733,8 @@ def _allowed_keys() -> dict[str, list[str]]:
         "monitoring.alerts.webhook": list(WebhookAlerts.model_fields),
         "retention": list(RetentionConfig.model_fields),
         "retention.policies": list(RetentionPolicy.model_fields),
+        "encryption": list(EncryptionConfig.model_fields),
+        "backup": list(BackupConfig.model_fields),
         "masking": list(MaskingConfig.model_fields),
         "analytics": list(AnalyticsConfig.model_fields),
         "access": list(AccessConfig.model_fields),

@@ -24,6 +24,8 @@ def _session_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         patch.setenv("CUSTODIAN_WAREHOUSE", str(warehouse))
         # The analyst database pseudonymises keys with this key; the daily job needs it.
         patch.setenv("CUSTODIAN_MASKING_SALT", "test-key-not-a-secret")
+        # The archive database is encrypted with this key (encryption.key_env).
+        patch.setenv("CUSTODIAN_ENCRYPTION_KEY", "test-archive-key-not-a-secret")
         # Commands on personal data need a role: the shipped config's admin, unless a test
         # acts as someone else (--as) to check a refusal.
         patch.setenv("CUSTODIAN_USER", "admin")

@@ -20,7 +20,18 @@ from collections.abc import Callable
 
 import typer
 
-from dagster_project.cli import cases, data, erase, history, init, pipeline, query, review
+from dagster_project.cli import (
+    backup,
+    cases,
+    data,
+    erase,
+    history,
+    holds,
+    init,
+    pipeline,
+    query,
+    review,
+)
 from dagster_project.cli._common import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_RUN_FAILED
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "EXIT_RUN_FAILED", "app", "main"]
@@ -52,10 +63,13 @@ for name, command in {
     "access-log": query.access_log,
     "history": history.history,
     "erase": erase.erase,
+    "backup": backup.backup,
+    "restore": backup.restore,
 }.items():
     app.command(name, help=_help(command))(command)
 app.add_typer(review.review_app, name="review")
 app.add_typer(cases.cases_app, name="cases")
+app.add_typer(holds.hold_app, name="hold")
 
 
 def main() -> None:

@@ -140,27 +140,40 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
-    """Whether `schema.table` exists (a layer's table appears on its first load)."""
+def _table_filter(qualified_name: str) -> tuple[str, list[str]]:
+    """information_schema filter for `schema.table` (in the connection's own database, not an
+    attached one such as the archive) or `catalog.schema.table`."""
+    parts = qualified_name.split(".", 2)
+    if len(parts) == 3:
+        return "table_catalog = ? and table_schema = ? and table_name = ?", parts
     schema, _, table = qualified_name.partition(".")
+    return "table_catalog = current_database() and table_schema = ? and table_name = ?", [
+        schema,
+        table,
+    ]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    """Whether `schema.table` (or `catalog.schema.table`) exists; a layer's table appears on its
+    first load."""
+    where, params = _table_filter(qualified_name)
     return bool(
         con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
+            f"select count(*) from information_schema.tables where {where}", params
         ).fetchone()[0]
     )
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, qualified_name: str) -> list[str]:
-    """The columns of `schema.table` (or a view), in order; empty if it does not exist."""
-    schema, _, table = qualified_name.partition(".")
+    """The columns of `schema.table` or `catalog.schema.table` (or a view), in order; empty if
+    it does not exist."""
+    where, params = _table_filter(qualified_name)
     return [
         name
         for (name,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
-            [schema, table],
+            f"select column_name from information_schema.columns where {where} "
+            "order by ordinal_position",
+            params,
         ).fetchall()
     ]
 
@@ -180,3 +193,41 @@ def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute(f"set threads = {int(threads)}")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+class EncryptedFileError(RuntimeError):
+    """An encrypted database file cannot be opened (no key, a wrong key, a damaged file)."""
+
+
+def attach_encrypted(
+    con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: str, *, read_only: bool = False
+) -> None:
+    """Attach an encrypted DuckDB file (created when missing and writable) as `alias`.
+
+    The key goes into the ATTACH statement (DuckDB takes no parameter there); no message raised
+    here quotes the statement, so the key is never printed. Raises EncryptedFileError.
+    """
+    load_extensions(con, ("httpfs",))
+    literal = key.replace("'", "''")
+    options = f"encryption_key '{literal}'" + (", read_only" if read_only else "")
+    try:
+        con.execute(f"attach '{path}' as {alias} ({options})")
+    except (
+        duckdb.InvalidInputException,
+        duckdb.CatalogException,
+        duckdb.BinderException,
+        duckdb.IOException,
+    ) as exc:
+        raise EncryptedFileError(f"cannot open {path}: {str(exc).splitlines()[0]}") from None

@@ -12,6 +12,8 @@ folder (run metadata, masked previews), which is not under the warehouse folder.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import duckdb
 import pytest
 
 from dagster_project.config import load_config
+from dagster_project.lib.backups import BackupError, build_restore, load_manifest
 from tests.e2e.support import custodian, demo_environment
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +38,15 @@ def erased(tmp_path_factory: pytest.TempPathFactory):
     _, env = demo_environment(root, customers=300, days=2, start=START, seed=11)
     env = {**env, "CUSTODIAN_USER": "admin"}
     env.setdefault("CUSTODIAN_MASKING_SALT", "demo-only-key-set-your-own")
-    run = custodian(env, "run", "--through", SECOND_DAY)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # A full backup after the first day and an incremental one after the second, both taken
+    # before the erasure: restoring either must not bring the person back.
+    backups = []
+    for command in (("run", "--through", START.isoformat()), ("backup",),
+                    ("run", "--date", SECOND_DAY), ("backup", "--incremental")):  # fmt: skip
+        done = custodian(env, *command)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        if command[0] == "backup":
+            backups.append(done.stdout.split()[1])
     warehouse = root / "warehouse" / "custodian.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         golden_id, values, raw_email = _canary(con, load_config(root / "governance.yaml"))
@@ -44,7 +54,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory):
     erase = custodian(
         env, "erase", "--email", raw_email, "--reason", "erasure request", "--by", "dpo"
     )
-    return root, env, golden_id, values, raw_email, dry, erase
+    return root, env, golden_id, values, raw_email, dry, erase, backups
 
 
 def _canary(con, config) -> tuple[str, set[str], str]:
@@ -155,7 +165,7 @@ def _files_holding(folder: Path, values: set[str]) -> list[str]:
 
 
 def test_dry_run_lists_tables_and_masks(erased) -> None:
-    _, _, golden_id, values, _, dry, _ = erased
+    _, _, golden_id, values, _, dry, _, _ = erased
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "would remove" in dry.stdout
     assert "main.golden_customers" in dry.stdout
@@ -164,7 +174,7 @@ def test_dry_run_lists_tables_and_masks(erased) -> None:
 
 
 def test_erased_person_is_nowhere(erased) -> None:
-    root, _, golden_id, values, _, _, erase = erased
+    root, _, golden_id, values, _, _, erase, _ = erased
     assert erase.returncode == 0, erase.stdout + erase.stderr
     assert not [value for value in values if value in erase.stdout + erase.stderr]
     folder = root / "warehouse"
@@ -194,7 +204,7 @@ def test_erased_person_is_nowhere(erased) -> None:
 
 
 def test_redelivered_day_does_not_bring_them_back(erased) -> None:
-    root, env, _golden_id, values, raw_email, _, erase = erased
+    root, env, _golden_id, values, raw_email, _, erase, _ = erased
     assert erase.returncode == 0, erase.stdout + erase.stderr
     rerun = custodian(env, "run", "--date", SECOND_DAY)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
@@ -213,3 +223,84 @@ def test_redelivered_day_does_not_bring_them_back(erased) -> None:
     again = custodian(env, "erase", "--email", raw_email, "--reason", "again", "--by", "dpo")
     assert again.returncode == 2
     assert "nothing was erased" in again.stderr
+
+
+def test_a_restored_backup_does_not_bring_the_person_back(erased, tmp_path: Path) -> None:
+    root, env, golden_id, values, _, _, erase, (full, incremental) = erased
+    assert erase.returncode == 0, erase.stdout + erase.stderr
+    folder = root / "warehouse" / "backups"
+    manifest = {backup.backup_id: backup for backup in load_manifest(folder)}
+    assert manifest[full].kind == "full"
+    assert manifest[incremental].parent == full
+    assert manifest[incremental].verified
+    # The second day changed some tables and not others: only those are in the increment.
+    stored = {state.stored_in for state in manifest[incremental].tables.values()}
+    assert stored == {full, incremental}
+    # A backup file changed after it was written is refused.
+    tampered = tmp_path / "backups"
+    shutil.copytree(folder, tampered)
+    increment = tampered / manifest[incremental].file
+    content = bytearray(increment.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    increment.write_bytes(bytes(content))
+    with pytest.raises(BackupError, match="does not match its checksum"):
+        build_restore(tampered, list(manifest.values()), incremental, tmp_path / "out",
+                      os.environ["CUSTODIAN_ENCRYPTION_KEY"])  # fmt: skip
+
+    refused = custodian(env, "restore", incremental)
+    assert refused.returncode == 2
+    assert "--replace" in refused.stderr
+    restored = custodian(env, "restore", incremental, "--replace")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
+    assert "1 later erasure(s) replayed" in " ".join(restored.stdout.split())
+    warehouse = root / "warehouse" / "custodian.duckdb"
+    assert _hits_in_tables(warehouse, values) == {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (golden,) = con.execute(
+            "select count(*) from main.golden_customers where golden_customer_id = ?", [golden_id]
+        ).fetchone()
+        (others,) = con.execute("select count(*) from main.golden_customers").fetchone()
+    assert golden == 0
+    assert others > 100
+    # The restored warehouse runs on.
+    rerun = custodian(env, "run", "--date", SECOND_DAY)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert _hits_in_tables(warehouse, values) == {}
+
+
+def test_a_request_file_is_carried_out_line_by_line(erased, tmp_path: Path) -> None:
+    root, env, *_ = erased
+    warehouse = root / "warehouse" / "custodian.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (golden_id,) = con.execute(
+            "select min(golden_customer_id) from main.golden_customers"
+        ).fetchone()
+    unknown = "nobody.at.all@example.invalid"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,identifier\nemail,x@example.cn\n", encoding="utf-8")
+    refused = custodian(env, "erase", "--requests", str(bad))
+    assert refused.returncode == 2
+    assert "missing reason, requested_by" in " ".join(refused.stderr.split())
+    requests = tmp_path / "requests.csv"
+    requests.write_text(
+        "kind,identifier,reason,requested_by\n"
+        f"golden_id,{golden_id},art. 17 request,dpo\n"
+        f"email,{unknown},art. 17 request,dpo\n",
+        encoding="utf-8",
+    )
+    done = custodian(env, "erase", "--requests", str(requests))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    output = " ".join(done.stdout.split())
+    assert "erased" in output
+    assert "no match" in output
+    assert unknown not in done.stdout + done.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (left,) = con.execute(
+            "select count(*) from main.golden_customers where golden_customer_id = ?",
+            [golden_id],
+        ).fetchone()
+        (completed,) = con.execute(
+            "select count(*) from privacy.erasure_requests where reason = 'art. 17 request'"
+        ).fetchone()
+    assert left == 0
+    assert completed == 1

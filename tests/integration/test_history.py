@@ -22,6 +22,7 @@ from dagster_project.config import GovernanceConfig, load_config
 from dagster_project.lib.history.days import HistoryOrderError, apply_day, rebuild_history
 from dagster_project.lib.history.records import HistoryInputError
 from dagster_project.lib.ingest.loader import load_partition
+from dagster_project.lib.privacy.archive_keys import ARCHIVED_RECORDS, KEYS_DDL
 from dagster_project.lib.transform.dbt_project import (
     dbt_environment,
     dbt_executable,
@@ -220,6 +221,39 @@ def test_a_record_back_after_its_deletion_is_inserted_again(shop: Deliveries) ->
         "select valid_from, is_current, is_deleted from history.customer_record_versions "
         "where record_key = 'shop:C' order by valid_from, is_deleted"
     ) == [(DAY_1, False, False), (DAY_2, False, True), (DAY_3, True, False)]
+
+
+def test_an_archived_record_re_sent_unchanged_stays_archived_and_a_changed_one_is_live(
+    shop: Deliveries,
+) -> None:
+    # What the retention job leaves after archiving A and B (lib/privacy/archive.py): their
+    # versions and presence gone, their keys and raw fingerprints kept.
+    with connect(shop.warehouse) as con:
+        con.execute(KEYS_DDL)
+        con.execute(
+            f"insert into {ARCHIVED_RECORDS} select record_key, source_name, 'G1', "
+            "raw_fingerprint, ?, 'retention', null from history.customer_record_versions "
+            "where record_key in ('shop:A', 'shop:B')",
+            [DAY_1],
+        )
+        for table in ("history.customer_record_versions", "history.record_presence"):
+            con.execute(f"delete from {table} where record_key in ('shop:A', 'shop:B')")
+    # The full extract re-sends A as it was, B with a new e-mail, and C unchanged.
+    shop.deliver(DAY_2, "shop", SHOP_HEADER, [
+        "A,Anna Schmidt,anna@example.de,0151 2345 6789,Berlin",
+        "B,Bernd Meier,bernd.neu@example.de,0160 1111 2222,Hamburg",
+        "C,Clara Vogel,clara@example.de,,München",
+    ])  # fmt: skip
+    result = shop.apply(DAY_2)
+    assert (result.inserted, result.unchanged, result.standardised) == (1, 1, 1)
+    assert shop.rows(
+        "select record_key, email_normalised from history.customer_record_versions "
+        "where is_current order by 1"
+    ) == [("shop:B", "bernd.neu@example.de"), ("shop:C", "clara@example.de")]
+    assert shop.rows("select record_key from history.record_presence order by 1") == [
+        ("shop:B",),
+        ("shop:C",),
+    ]
 
 
 def test_a_delta_deletes_only_what_its_deletion_column_marks(

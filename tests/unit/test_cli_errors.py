@@ -90,6 +90,11 @@ COMMANDS_READING_CONFIG = {
     "cases resolve": [
         "cases", "resolve", "C0000000000", "--outcome", "verified", "--by", "ana", "--note", "ok",
     ],
+    "hold place": ["hold", "place", "--golden-id", "GC1", "--reason", "r", "--by", "b"],
+    "hold release": ["hold", "release", "LH1", "--reason", "r", "--by", "b"],
+    "hold list": ["hold", "list"],
+    "backup": ["backup"],
+    "restore": ["restore", "20261201T000000-abcdef"],
 }  # fmt: skip
 # Commands that read no governance config: init writes one, demo-data writes landing files.
 COMMANDS_WITHOUT_CONFIG = {"init", "demo-data"}

@@ -16,6 +16,8 @@ from dagster_project.cli.init import starter_config_for, starter_config_text
 from dagster_project.config import (
     AccessConfig,
     AnalyticsConfig,
+    BackupConfig,
+    EncryptionConfig,
     GovernanceConfig,
     MaskingConfig,
     MatchingConfig,
@@ -36,6 +38,8 @@ SECTIONS = {
     "survivorship": SurvivorshipConfig,
     "monitoring": MonitoringConfig,
     "retention": RetentionConfig,
+    "encryption": EncryptionConfig,
+    "backup": BackupConfig,
     "masking": MaskingConfig,
     "analytics": AnalyticsConfig,
     "access": AccessConfig,

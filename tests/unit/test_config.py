@@ -108,6 +108,14 @@ def test_shipped_config_loads_with_four_sources() -> None:
             ["retention.policies[0].keep_days:", "greater than or equal to 1"],
         ),
         (
+            lambda d: d["retention"]["policies"][0].__setitem__("action", "purge"),
+            ["retention.policies[0]:", "inactive_customers can only be archived, not purged"],
+        ),
+        (
+            lambda d: d["retention"]["policies"][1].__setitem__("name", "inactive_customers"),
+            ["retention.policies:", "unique", "inactive_customers"],
+        ),
+        (
             lambda d: d.__setitem__("sourcez", []),
             ["sourcez: unknown key", "sources"],
         ),
@@ -140,6 +148,8 @@ def test_shipped_config_loads_with_four_sources() -> None:
         "thresholds-inverted",
         "unknown-survivorship-rule",
         "retention-zero-days",
+        "retention-action-unfit-for-layer",
+        "retention-duplicate-policy",
         "top-level-typo",
         "unknown-extract-kind",
         "blank-deletion-marker",

@@ -1,5 +1,8 @@
 """The monthly retention run: governance.yaml's retention policies applied to the warehouse."""
 
+from datetime import timedelta
+from pathlib import Path
+
 import dagster as dg
 
 from dagster_project.config import GovernanceConfig
@@ -15,17 +18,20 @@ def build_retention_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition
         group_name="retention",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
-        description="Applies retention policies as of the month's end and logs what each did.",
+        description="Applies retention policies as of the month's end (archive inactive "
+        "customers, destroy old archive, purge quarantine and raw; legal holds exempt) and logs "
+        "what each did.",
     )
     def retention_log(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         governance: GovernanceResource,
     ) -> dg.MaterializeResult:
-        as_of = context.partition_time_window.end.date()
+        # The month's last day: the window ends at the next month's first midnight.
+        as_of = context.partition_time_window.end.date() - timedelta(days=1)
         with warehouse.connect() as con:
             outcomes = apply_retention(
-                con, governance.load().retention.policies, as_of, context.run_id
+                con, governance.load(), as_of, context.run_id, warehouse=Path(warehouse.path)
             )
         for outcome in outcomes:
             context.log.info(
@@ -43,6 +49,8 @@ def build_retention_assets(config: GovernanceConfig) -> list[dg.AssetsDefinition
                             "cutoff": o.cutoff.isoformat(),
                             "rows": o.rows,
                             "outcome": o.outcome,
+                            "tables": o.rows_by_table,
+                            "held": o.held,
                         }
                         for o in outcomes
                     ]

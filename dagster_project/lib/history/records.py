@@ -34,6 +34,7 @@ from dagster_project.lib.history.schema import (
     VERSIONS,
     add_missing_columns,
 )
+from dagster_project.lib.privacy.archive_keys import ARCHIVED_RECORDS
 from dagster_project.lib.transform.source_models import staging_model_name
 from dagster_project.lib.warehouse import one_thread, quote_identifier, table_exists
 
@@ -260,6 +261,19 @@ def write_day(
         """
     )
     _guard_mass_deletion(con, sources)
+    if table_exists(con, ARCHIVED_RECORDS):
+        # A record the retention job archived, delivered again exactly as it was archived (a
+        # full extract re-sends it every day), stays archived; a changed one is live again.
+        con.execute(
+            f"""
+            update _plan set action = 'archived'
+            where action = 'standardise' and exists (
+                select 1 from {ARCHIVED_RECORDS} as archived
+                where archived.record_key = _plan.record_key
+                    and archived.raw_fingerprint = _plan.raw_fingerprint
+            )
+            """
+        )
     con.execute(
         f"""
         insert into {UNCHANGED_DELIVERIES}

@@ -11,7 +11,7 @@
    (`privacy.erasure_requests`) is written with counts per table.
 3. Leave no trace: report files holding one of the person's values are deleted, the analyst
    database is rebuilt into a new file, and the warehouse is checkpointed and, when free blocks
-   may still hold deleted bytes, rewritten into a new file (`compact_database`).
+   may still hold deleted bytes, rewritten into a new file (`compaction.compact_database`).
 
 Nothing here prints or raises with a personal value in it: messages name tables, kinds and
 counts. The person's values exist in memory only, to search for them.
@@ -20,23 +20,27 @@ counts. The person's values exist in memory only, to search for them.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 
 from dagster_project.config import GovernanceConfig
 from dagster_project.lib.privacy.erasure_registry import Link, TableRule, tables_to_erase
+from dagster_project.lib.privacy.legal_holds import held_keys
 from dagster_project.lib.privacy.suppression import (
     SUPPRESSED_FIELDS,
     add_suppressions,
     standardise_for_suppression,
     suppression_hash,
 )
-from dagster_project.lib.warehouse import quote_identifier, table_columns, table_exists
+from dagster_project.lib.warehouse import (
+    quote_identifier,
+    table_columns,
+    table_exists,
+    transaction,
+)
 
 IDENTIFIER_KINDS = ("email", "phone", "national_id", "golden_id")
 REQUESTS = "privacy.erasure_requests"
@@ -67,6 +71,15 @@ _IDENTIFIER_COLUMNS = {
 _RECORD_TABLES = ("intermediate.int_customer_records", "history.customer_record_versions")
 _GOLDEN_TABLES = ("main.golden_customers", "candidate.golden_customers")
 _XREF_TABLES = ("main.customer_source_xref", "candidate.customer_source_xref", "er.record_clusters")
+# A customer the retention job archived is found, and erased, in the archive database too, when
+# the caller has attached it under this name (lib/privacy/archive.py).
+ARCHIVE_CATALOG = "archive"
+
+
+def _and_archived(tables: tuple[str, ...]) -> tuple[str, ...]:
+    return tables + tuple(f"{ARCHIVE_CATALOG}.{table}" for table in tables)
+
+
 # Whole identifying values only: a family name ("Gao"), a given name or a shared address is
 # also other people's, and would be "found" in their rows and in the file's bytes.
 _VALUE_COLUMNS = (
@@ -167,7 +180,7 @@ def resolve_target(
                 ).fetchall()
             }
     else:
-        for table in _existing(con, _RECORD_TABLES + _GOLDEN_TABLES):
+        for table in _existing(con, _and_archived(_RECORD_TABLES + _GOLDEN_TABLES)):
             columns = set(table_columns(con, table))
             key = "record_key" if "record_key" in columns else "golden_customer_id"
             for column in _IDENTIFIER_COLUMNS[kind]:
@@ -181,15 +194,8 @@ def resolve_target(
                         ).fetchall()
                     }
                     (record_keys if key == "record_key" else golden_ids).update(found)
-    xrefs = _existing(con, _XREF_TABLES)
-    for table in xrefs:
-        golden_ids |= _values_in(
-            con, table, ["golden_customer_id"], "record_key", sorted(record_keys)
-        )
-    for table in xrefs:
-        record_keys |= _values_in(
-            con, table, ["record_key"], "golden_customer_id", sorted(golden_ids)
-        )
+    xrefs = _existing(con, _and_archived(_XREF_TABLES))
+    golden_ids, record_keys = _widen(con, golden_ids, record_keys)
     if kind == "golden_id":
         known = set()
         for table in xrefs + _existing(con, ("er.golden_ids",)):
@@ -203,8 +209,62 @@ def resolve_target(
             "nothing was erased"
         )
     target = ErasureTarget(sorted(golden_ids), sorted(record_keys))
+    _refuse_if_held(con, target)
     _collect_values(con, config, target)
     return target
+
+
+def target_of_keys(
+    con: duckdb.DuckDBPyConnection,
+    config: GovernanceConfig,
+    golden_ids: set[str],
+    record_keys: set[str],
+) -> ErasureTarget:
+    """The target of an erasure already decided (a replay after a restore): the keys given,
+    widened through the xref, with their values; no hold is consulted (the erasure was done)."""
+    golden_ids, record_keys = _widen(con, set(golden_ids), set(record_keys))
+    target = ErasureTarget(sorted(golden_ids), sorted(record_keys))
+    _collect_values(con, config, target)
+    return target
+
+
+def _widen(con, golden_ids: set[str], record_keys: set[str]) -> tuple[set[str], set[str]]:
+    """Records lead through the xref to their golden customers, and those to all their records."""
+    xrefs = _existing(con, _and_archived(_XREF_TABLES))
+    for table in xrefs:
+        golden_ids |= _values_in(
+            con, table, ["golden_customer_id"], "record_key", sorted(record_keys)
+        )
+    for table in xrefs:
+        record_keys |= _values_in(
+            con, table, ["record_key"], "golden_customer_id", sorted(golden_ids)
+        )
+    return golden_ids, record_keys
+
+
+def record_keys_present(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Every record key the warehouse's record and xref tables hold."""
+    keys: set[str] = set()
+    for table in _existing(con, _RECORD_TABLES + _XREF_TABLES):
+        keys |= {
+            row[0] for row in con.execute(f"select distinct record_key from {table}").fetchall()
+        }
+    return keys
+
+
+def _refuse_if_held(con: duckdb.DuckDBPyConnection, target: ErasureTarget) -> None:
+    """A customer under a legal hold must be kept (GDPR art. 17(3)(e)): refuse, naming how to
+    see and release the hold."""
+    held = held_keys(con)
+    covered = (set(target.golden_ids) & held.golden_ids) | (
+        set(target.record_keys) & held.record_keys
+    )
+    if covered:
+        raise ErasureError(
+            f"erasure refused: {len(covered)} of the person's golden IDs or records are under a "
+            "legal hold (`custodian hold list`); the hold must be released first "
+            "(`custodian hold release HOLD_ID`), or the request answered as held"
+        )
 
 
 def _collect_values(con, config: GovernanceConfig, target: ErasureTarget) -> None:
@@ -212,7 +272,7 @@ def _collect_values(con, config: GovernanceConfig, target: ErasureTarget) -> Non
     standardised (for the mention deletes, the file and byte searches)."""
     # Keys are not personal values: the ledger keeps the golden IDs on purpose.
     values: set[str] = set()
-    for table in _existing(con, _RECORD_TABLES):
+    for table in _existing(con, _and_archived(_RECORD_TABLES)):
         columns = set(table_columns(con, table))
         for kind, kind_columns in _IDENTIFIER_COLUMNS.items():
             found = _values_in(
@@ -222,25 +282,31 @@ def _collect_values(con, config: GovernanceConfig, target: ErasureTarget) -> Non
             target.identifiers |= {(kind, value) for value in found}
         picked = [column for column in _VALUE_COLUMNS if column in columns]
         values |= _values_in(con, table, picked, "record_key", target.record_keys)
-    golden_tables = _existing(con, (*_GOLDEN_TABLES, "history.golden_customer_versions"))
+    golden_tables = _existing(
+        con, _and_archived((*_GOLDEN_TABLES, "history.golden_customer_versions"))
+    )
     for table in golden_tables:
         picked = [column for column in _VALUE_COLUMNS if column in table_columns(con, table)]
         values |= _values_in(con, table, picked, "golden_customer_id", target.golden_ids)
-    for source in config.sources:
-        raw_table = f"raw.{source.name}__customers"
+    raw_tables = [
+        (source, table)
+        for source in config.sources
+        for table in _and_archived((f"raw.{source.name}__customers",))
+    ]
+    for source, raw_table in raw_tables:
         ids = [
             key.split(":", 1)[1] for key in target.record_keys if key.startswith(f"{source.name}:")
         ]
         if not ids or not table_exists(con, raw_table):
             continue
-        id_sql = _mapping_sql(source.mapping["source_record_id"])
+        id_sql = mapping_sql(source.mapping["source_record_id"])
         for name in _VALUE_FIELDS:
             if name not in source.mapping:
                 continue
             found = {
                 row[0]
                 for row in con.execute(
-                    f"select cast({_mapping_sql(source.mapping[name])} as varchar) "
+                    f"select cast({mapping_sql(source.mapping[name])} as varchar) "
                     f"from {raw_table} where {id_sql} in (select unnest(?::varchar[]))",
                     [ids],
                 ).fetchall()
@@ -255,24 +321,27 @@ def _collect_values(con, config: GovernanceConfig, target: ErasureTarget) -> Non
     target.values = {value.strip() for value in values if len(value.strip()) >= MIN_SEARCHED_LENGTH}
 
 
-def _mapping_sql(mapping) -> str:
+def mapping_sql(mapping) -> str:
     return quote_identifier(mapping) if isinstance(mapping, str) else f"({mapping.expr})"
 
 
-def _stage_keys(con: duckdb.DuckDBPyConnection, target: ErasureTarget) -> None:
+def stage_keys(con: duckdb.DuckDBPyConnection, target: ErasureTarget) -> None:
     """Temp tables the deletes join against, so no value is ever written into SQL text."""
-    con.execute("create or replace temp table _erase_record_keys (record_key varchar)")
-    con.execute("create or replace temp table _erase_golden_ids (golden_customer_id varchar)")
+    # unnest of a bound list, not executemany: a request may stage no key of a kind.
     con.execute(
-        "create or replace temp table _erase_source_records "
-        "(source_name varchar, source_record_id varchar)"
+        "create or replace temp table _erase_record_keys as "
+        "select unnest(?::varchar[]) as record_key",
+        [target.record_keys],
     )
-    con.execute("create or replace temp table _erase_mentions (needle varchar)")
-    con.executemany("insert into _erase_record_keys values (?)", [(k,) for k in target.record_keys])
-    con.executemany("insert into _erase_golden_ids values (?)", [(g,) for g in target.golden_ids])
-    con.executemany(
-        "insert into _erase_source_records values (?, ?)",
-        [tuple(key.split(":", 1)) for key in target.record_keys],
+    con.execute(
+        "create or replace temp table _erase_golden_ids as "
+        "select unnest(?::varchar[]) as golden_customer_id",
+        [target.golden_ids],
+    )
+    con.execute(
+        "create or replace temp table _erase_source_records as "
+        "select record_key[:strpos(record_key, ':') - 1] as source_name, "
+        "record_key[strpos(record_key, ':') + 1:] as source_record_id from _erase_record_keys"
     )
     needles = set(target.golden_ids) | set(target.record_keys)
     needles |= {key.split(":", 1)[1] for key in target.record_keys}
@@ -280,9 +349,9 @@ def _stage_keys(con: duckdb.DuckDBPyConnection, target: ErasureTarget) -> None:
     needles |= {
         value for value in target.values if any(ch.isdigit() for ch in value) or "@" in value
     }
-    con.executemany(
-        "insert into _erase_mentions values (?)",
-        [(needle,) for needle in sorted(needles) if len(needle) >= MIN_MENTION_LENGTH],
+    con.execute(
+        "create or replace temp table _erase_mentions as select unnest(?::varchar[]) as needle",
+        [sorted(needle for needle in needles if len(needle) >= MIN_MENTION_LENGTH)],
     )
     con.execute("create or replace temp table _erase_case_ids (case_id varchar)")
     if table_exists(con, "monitoring.cases"):
@@ -316,13 +385,18 @@ def _link_condition(table: str, link: Link, columns: list[str]) -> str:
     return f"exists (select 1 from _erase_mentions where contains({column}, needle))"
 
 
-def _condition(table: str, rule: TableRule, columns: list[str]) -> str | None:
-    if rule.treatment != "delete" or not rule.links:
+def row_condition(
+    table: str, rule: TableRule, columns: list[str], kinds: frozenset[str] | None = None
+) -> str | None:
+    """SQL condition for the rows of `table` that belong to the keys `stage_keys` staged, by the
+    registry's links (those of `kinds` only, when given); None when nothing of it can be."""
+    links = [link for link in rule.links if kinds is None or link.kind in kinds]
+    if rule.treatment != "delete" or not links:
         return None
-    return " or ".join(f"({_link_condition(table, link, columns)})" for link in rule.links)
+    return " or ".join(f"({_link_condition(table, link, columns)})" for link in links)
 
 
-def _ordered(tables: dict) -> list[str]:
+def ordered_tables(tables: dict) -> list[str]:
     # Case actions are found through their cases: delete them first.
     return sorted(tables, key=lambda table: (table != "monitoring.case_actions", table))
 
@@ -332,15 +406,18 @@ def count_rows(
 ) -> dict[str, int]:
     """What an erasure would delete: rows per table (a dry run changes nothing)."""
     tables = tables_to_erase(con, config)
-    _stage_keys(con, target)
+    stage_keys(con, target)
     counts = {}
-    for table in _ordered(tables):
+    for table in ordered_tables(tables):
         rule, columns = tables[table]
-        condition = _condition(table, rule, columns)
-        if condition:
-            counts[table] = con.execute(
-                f"select count(*) from {table} where {condition}"
-            ).fetchone()[0]
+        condition = row_condition(table, rule, columns)
+        if not condition:
+            continue
+        for copy in _and_archived((table,)):
+            if table_exists(con, copy):
+                counts[copy] = con.execute(
+                    f"select count(*) from {copy} where {condition}"
+                ).fetchone()[0]
     return counts
 
 
@@ -401,13 +478,15 @@ def erase(
     completion record, in one transaction (all or nothing)."""
     request_id = "ER" + uuid.uuid4().hex[:14].upper()
     tables = tables_to_erase(con, config)
-    _stage_keys(con, target)
-    counts: dict[str, int] = {}
+    stage_keys(con, target)
+    # The archive first, in its own transaction (DuckDB writes one file per transaction): should
+    # the warehouse's then fail, nothing of the person is left in the archive either.
+    counts = _erase_archived(con, tables)
     con.execute("begin transaction")
     try:
-        for table in _ordered(tables):
+        for table in ordered_tables(tables):
             rule, columns = tables[table]
-            condition = _condition(table, rule, columns)
+            condition = row_condition(table, rule, columns)
             if condition:
                 counts[table] = con.execute(f"delete from {table} where {condition}").fetchone()[0]
         _retire_golden_ids(con, target, f"erasure:{request_id}", at)
@@ -434,6 +513,27 @@ def erase(
     )
 
 
+def _erase_archived(con: duckdb.DuckDBPyConnection, tables: dict) -> dict[str, int]:
+    """Delete the staged person from the archive's copies of the registered tables, when the
+    archive is attached; rows per `archive.<table>`."""
+    counts: dict[str, int] = {}
+    archived = [
+        table for table in ordered_tables(tables)
+        if table_exists(con, f"{ARCHIVE_CATALOG}.{table}")
+    ]  # fmt: skip
+    if not archived:
+        return counts
+    with transaction(con):
+        for table in archived:
+            rule, columns = tables[table]
+            condition = row_condition(table, rule, columns)
+            if condition:
+                counts[f"{ARCHIVE_CATALOG}.{table}"] = con.execute(
+                    f"delete from {ARCHIVE_CATALOG}.{table} where {condition}"
+                ).fetchone()[0]
+    return counts
+
+
 def record_followup(
     con: duckdb.DuckDBPyConnection, request_id: str, files_removed: list[str], compaction: str
 ) -> None:
@@ -442,53 +542,3 @@ def record_followup(
         f"update {REQUESTS} set files_removed = ?, compaction = ? where request_id = ?",
         [files_removed, compaction, request_id],
     )
-
-
-def files_holding(root: Path, values: set[str], skip: set[Path]) -> list[Path]:
-    """Files under `root` (not those in `skip`) whose bytes contain one of the values."""
-    needles = [value.encode("utf-8") for value in values]
-    found = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.resolve() in skip:
-            continue
-        content = path.read_bytes()
-        if any(needle in content for needle in needles):
-            found.append(path)
-    return found
-
-
-def file_holds_any(path: Path, values: set[str]) -> bool:
-    content = path.read_bytes() if path.exists() else b""
-    return any(value.encode("utf-8") in content for value in values)
-
-
-def compact_database(path: Path, values: set[str]) -> str:
-    """Checkpoint the file; rewrite it into a new file when deleted bytes may survive.
-
-    DuckDB leaves deleted rows in free blocks until they are reused, and compresses strings,
-    so a byte search alone cannot prove them gone: any free block, or a value still found,
-    means a rewrite (COPY FROM DATABASE into a new file, then an atomic rename). Needs the only
-    connection to the file. Returns what was done, for the completion record.
-    """
-    with duckdb.connect(str(path)) as con:
-        con.execute("checkpoint")
-        (free_blocks,) = con.execute("select free_blocks from pragma_database_size()").fetchone()
-    if not free_blocks and not file_holds_any(path, values):
-        return "checkpointed"
-    rewritten = path.with_name(path.name + ".compacting")
-    for stale in (rewritten, rewritten.with_name(rewritten.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    with duckdb.connect() as con:
-        con.execute(f"attach '{path}' as erasure_source (read_only)")
-        con.execute(f"attach '{rewritten}' as erasure_target")
-        con.execute("copy from database erasure_source to erasure_target")
-        con.execute("detach erasure_source")
-        con.execute("checkpoint erasure_target")
-        con.execute("detach erasure_target")
-    with rewritten.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(rewritten, path)
-    if file_holds_any(path, values):
-        # Only a value another customer also holds (a namesake) can remain after a rewrite.
-        return "rewritten; a value shared with another customer remains"
-    return "rewritten"

@@ -148,6 +148,14 @@ REGISTRY: dict[str, TableRule] = {
         "no_personal_data", why="erasure evidence: hashed identifier, counts"
     ),
     "privacy.erasure_suppressions": TableRule("no_personal_data", why="salted hashes only"),
+    # Retention. The archive's pseudonymous keys stay after a customer's data moved out, and
+    # erasing the customer removes them with the rest; a hold's evidence is kept (an erasure of
+    # a held customer is refused until the hold is released).
+    "privacy.archived_customers": _by_golden_id("golden_customer_id"),
+    "privacy.archived_records": _by_record_key("record_key"),
+    "privacy.legal_holds": TableRule(
+        "keep_ids", why="golden IDs, record keys, the reason and staff names of each hold"
+    ),
 }
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
