@@ -301,7 +301,11 @@ class SurvivorshipConfig(_Strict):
     """Which rule picks each golden field's value; fields not listed use the default."""
 
     default_rule: SurvivorshipRule = "trust_rank"
-    fields: dict[str, SurvivorshipRule] = Field(default_factory=dict)
+    # Consent is the customer's latest word in any system (R28): a withdrawal recorded in a
+    # less trusted system still wins over an older yes.
+    fields: dict[str, SurvivorshipRule] = Field(
+        default_factory=lambda: {"consent_marketing": "most_recent"}
+    )
 
     @field_validator("fields")
     @classmethod
@@ -640,6 +644,17 @@ class AnalyticsConfig(_Strict):
         },
         description="Column -> `year` (a date becomes <column>_year) or another column of the "
         "same mart whose coarser value replaces it (city -> province).",
+    )
+    withhold_without_marketing_consent: list[str] = Field(
+        default_factory=lambda: [
+            "email",
+            "mobile_phone_e164",
+            "landline_phone_e164",
+            "address_line",
+            "billing_address_line",
+        ],
+        description="Columns of a mart with consent_marketing that the analyst database leaves "
+        "empty for a customer whose current marketing consent is withdrawn (false), R28.",
     )
 
 

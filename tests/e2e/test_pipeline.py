@@ -356,3 +356,47 @@ def test_a_full_refresh_rebuilds_the_same_customers_and_history(demo_run) -> Non
     after = _tables_that_must_not_move(root)
     for name in before.keys() - {"applied_by"}:
         assert after[name] == before[name], name
+
+
+def test_the_current_marketing_consent_is_the_latest_and_withdrawn_hides_contacts(
+    demo_run,
+) -> None:
+    root, *_ = demo_run
+    with _warehouse(root) as con:
+        (without_source,) = con.execute(
+            "select count(*) from main.golden_customers "
+            "where consent_marketing is not null and consent_marketing_source is null"
+        ).fetchone()
+        sources = {
+            row[0]
+            for row in con.execute(
+                "select distinct consent_marketing_source from main.golden_customers "
+                "where consent_marketing_source is not null"
+            ).fetchall()
+        }
+        # most_recent: the consent comes from the customer's latest record that states one.
+        (not_latest,) = con.execute(
+            """
+            select count(*) from main.golden_customers as golden
+            join (
+                select xref.golden_customer_id, max(records.updated_at) as latest
+                from main.customer_source_xref as xref
+                join intermediate.int_customer_records as records using (record_key)
+                where records.consent_marketing is not null
+                group by 1
+            ) as stated using (golden_customer_id)
+            where golden.consent_marketing_source <> 'steward'
+              and golden.consent_marketing_updated_at is distinct from stated.latest
+            """
+        ).fetchone()
+    assert without_source == 0
+    assert sources
+    assert sources <= {"crm", "erp_billing", "web_signup", "call_center", "steward"}
+    assert not_latest == 0
+    with duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True) as con:
+        withdrawn, shown = con.execute(
+            "select count(*), count(email) + count(mobile_phone_e164) + count(address_line) "
+            "from golden_customers where consent_marketing = false"
+        ).fetchone()
+    assert withdrawn > 0
+    assert shown == 0

@@ -217,7 +217,7 @@ def test_a_build_that_fails_its_check_keeps_yesterdays_database(analyst_env, mon
     assert not build.passed
     failed = {check.name: check.metadata for check in build.checks if not check.passed}
     leaks = failed["no_personal_value_in_clear"]["distinct values in clear, by column"]
-    assert leaks["golden_customers.email"] == PEOPLE
+    assert leaks["golden_customers.full_name"] == PEOPLE
     assert yesterday.read_bytes() == before
     assert (root / "analytics.duckdb.new").exists()
 
@@ -299,17 +299,17 @@ def test_output_is_literal_and_csv_json_round_trip(analyst_env) -> None:
     assert table.exit_code == 0, table.output
     for value in ("[true]", "x [/] y", ":x: 😀", "[bold]z[/bold]"):
         assert value in table.stdout
-    query = "select golden_customer_id, email, source_count from golden_customers order by 1"
+    query = "select golden_customer_id, full_name, source_count from golden_customers order by 1"
     with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
         expected = [tuple(str(v) for v in row) for row in con.execute(query).fetchall()]
     as_csv = _sql("--format", "csv", query)
     assert as_csv.exit_code == 0
     parsed = list(csv.reader(io.StringIO(as_csv.stdout)))
-    assert parsed[0] == ["golden_customer_id", "email", "source_count"]
+    assert parsed[0] == ["golden_customer_id", "full_name", "source_count"]
     assert [tuple(row) for row in parsed[1:]] == expected
     as_json = _sql("--format", "json", query)
     records = json.loads(as_json.stdout)
-    assert [tuple(str(r[k]) for k in ("golden_customer_id", "email", "source_count"))
+    assert [tuple(str(r[k]) for k in ("golden_customer_id", "full_name", "source_count"))
             for r in records] == expected  # fmt: skip
     assert len(records) == PEOPLE  # csv and json are not cut at the table's 50 rows
 
@@ -409,3 +409,25 @@ def test_golden_customers_carry_each_customers_risk_tier(analyst_env) -> None:
         pseudonym("GC0000003"): ("high", 25),
         pseudonym("GC0000004"): ("medium", 12),
     }
+
+
+def test_withdrawn_marketing_consent_leaves_the_contact_fields_empty(analyst_env) -> None:
+    # Every other person of the marts has withdrawn consent (consent_marketing false).
+    withheld = AnalyticsConfig().withhold_without_marketing_consent
+    with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
+        by_consent = dict(
+            con.execute(
+                "select consent_marketing, list(("
+                + ", ".join(withheld)
+                + ")) from golden_customers group by 1"
+            ).fetchall()
+        )
+        kept = con.execute(
+            "select count(*) from golden_customers where consent_marketing = false "
+            "and full_name is not null and membership_level is not null"
+        ).fetchone()[0]
+    assert len(by_consent[False]) == PEOPLE // 2
+    assert all(value is None for row in by_consent[False] for value in row)
+    assert all(value is not None for row in by_consent[True] for value in row)
+    # Only the contact fields go: the customer is still there for analysis.
+    assert kept == PEOPLE // 2

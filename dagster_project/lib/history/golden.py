@@ -48,6 +48,8 @@ NOT_TRACKED = (
     "sources_present",
     "source_count",
     "completeness_score",
+    # When the consent's source record last changed: a delivery date, not a surviving value.
+    "consent_marketing_updated_at",
 )
 
 

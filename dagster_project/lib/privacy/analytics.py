@@ -10,7 +10,9 @@ can read is what is stored, so no SQL (an alias, `lower(email)`, a join, a cast)
 - join keys (`analytics.pseudonymise`) become keyed HMAC-SHA256 pseudonyms, equal across marts,
   so analysts can join the marts but not back to the warehouse;
 - `analytics.generalise` coarsens quasi-identifiers that serve analysis: a birth date becomes its
-  year, a city its province.
+  year, a city its province;
+- a customer whose current marketing consent is withdrawn (`consent_marketing` false) has the
+  columns `analytics.withhold_without_marketing_consent` names left empty (R28).
 
 Built into `<file>.new`, checked (rows as published; no direct identifier or key of the warehouse
 present verbatim in any column), then moved over the file in one rename: a failed build or check
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,9 @@ PSEUDONYM_SQL = (
 # 'low' and 0 for a customer without open events. Neither is personal.
 RISK_MART = "golden_customers"
 RISK_COLUMNS = ("risk_tier", "risk_points")
+# The golden column of the current marketing consent (R28): false withholds the columns
+# analytics.withhold_without_marketing_consent names.
+CONSENT_COLUMN = "consent_marketing"
 # Classes whose values must never appear verbatim in the analyst database.
 PERSONAL_CLASSES = (None, "direct identifier", "sensitive")
 
@@ -185,7 +190,10 @@ def _mapping_table(
 
 
 def _build_table(
-    con: duckdb.DuckDBPyConnection, table: str, treatments: list[ColumnTreatment]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    treatments: list[ColumnTreatment],
+    withheld: Sequence[str] = (),
 ) -> None:
     expressions: dict[str, str] = {}
     joins = []
@@ -221,6 +229,14 @@ def _build_table(
         if treatment.kind == "replace":
             # The coarser column as the analyst table holds it (itself masked if it is).
             expressions[treatment.column] = expressions[treatment.replaced_by]
+    if any(t.column == CONSENT_COLUMN for t in treatments):
+        # Withdrawn marketing consent: the contact fields are not there to be shown or exported.
+        for column in withheld:
+            if column in expressions:
+                expressions[column] = (
+                    f"case when mart.{CONSENT_COLUMN} is distinct from false "
+                    f"then {expressions[column]} end"
+                )
     select = ",\n    ".join(f"{expressions[t.column]} as {_quote(t.output)}" for t in treatments)
     if table == RISK_MART and table_exists(con, CUSTOMER_RISK):
         # Joined on the warehouse key before it is pseudonymised; one risk row per customer.
@@ -362,6 +378,15 @@ def build_analytics_database(
         table: plan_table(table, columns[table], column_classes(table), analytics)
         for table in analytics.marts
     }
+    for table in analytics.marts:
+        unknown = [
+            c for c in analytics.withhold_without_marketing_consent if c not in columns[table]
+        ]
+        if CONSENT_COLUMN in columns[table] and unknown:
+            raise AnalyticsError(
+                f"analytics.withhold_without_marketing_consent: {', '.join(unknown)} not a "
+                f"column of {table} (columns: {', '.join(columns[table])})"
+            )
     # The pads are bound as parameters into a temporary table, never written into SQL text
     # (an error quoting the statement would otherwise print the key).
     inner, outer = hmac_pads(pseudonym_key())
@@ -374,7 +399,7 @@ def build_analytics_database(
     try:
         for table, table_treatments in treatments.items():
             step_started = time.monotonic()
-            _build_table(con, table, table_treatments)
+            _build_table(con, table, table_treatments, analytics.withhold_without_marketing_consent)
             step_seconds[table] = round(time.monotonic() - step_started, 2)
         tables = {
             table: con.execute(f"select count(*) from {ATTACHED}.main.{_quote(table)}").fetchone()[

@@ -78,6 +78,16 @@ final as (
                 coalesce(corrected_fields.{{ golden }}, survived_fields.{{ golden }})
             {%- endif %} as {{ golden }},
         {%- endfor %}
+        -- Which marketing consent is current and where it came from (R28): the source of the
+        -- record that supplied it, or 'steward' for a correction, and when that source last
+        -- changed the record (a withdrawal applies from then).
+        case
+            when corrected_fields.consent_marketing is not null then 'steward'
+            else consent_record.source_name
+        end as consent_marketing_source,
+        case
+            when corrected_fields.consent_marketing is null then consent_record.updated_at
+        end as consent_marketing_updated_at,
         activity.last_interaction_at,
         activity.first_seen_date,
         activity.last_seen_date,
@@ -108,6 +118,8 @@ final as (
     cross join as_of
     left join corrected_fields
         on survived_fields.golden_customer_id = corrected_fields.golden_customer_id
+    left join records as consent_record
+        on survived_fields.consent_marketing__record_key = consent_record.record_key
 )
 
 select * from final
