@@ -223,6 +223,30 @@ def _archive_counts(con) -> dict[str, int]:
     }
 
 
+def test_the_daily_run_goes_on_after_the_archive_without_bringing_anyone_back(retained) -> None:
+    _, env, warehouse, inactive, held_id, *_ = retained
+    rerun = custodian(env, "run", "--date", "2026-11-02")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        golden = {
+            row[0]
+            for row in con.execute(
+                "select golden_customer_id from main.golden_customers"
+            ).fetchall()
+        }
+        statuses = dict(
+            con.execute(
+                "select golden_customer_id, status from er.golden_ids "
+                "where golden_customer_id in (select unnest(?::varchar[]))",
+                [inactive],
+            ).fetchall()
+        )
+    assert held_id in golden
+    assert not (set(inactive) - {held_id}) & golden
+    # The ledger retires the archived customers' IDs: never issued to anyone else.
+    assert {statuses[g] for g in inactive if g != held_id} == {"retired"}
+
+
 def test_a_held_customer_cannot_be_erased_and_an_archived_one_is_erased_from_the_archive(
     retained,
 ) -> None:
