@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -170,13 +171,9 @@ def take_backup(warehouse: Path, folder: Path, key: str, *, kind: str, at: datet
     )  # fmt: skip
     verify_folder = folder / f".verify-{backup_id}"
     try:
-        restored = build_restore(folder, [*backups, backup], backup_id, verify_folder, key)
-        restored.unlink()
+        build_restore(folder, [*backups, backup], backup_id, verify_folder, key)
     finally:
-        for leftover in verify_folder.glob("*") if verify_folder.exists() else ():
-            leftover.unlink()
-        if verify_folder.exists():
-            verify_folder.rmdir()
+        shutil.rmtree(verify_folder, ignore_errors=True)
     backup.verified = True
     _save_manifest(folder, [*backups, backup])
     return backup
@@ -301,11 +298,6 @@ def restore(
     The warehouse that was there is kept as `<name>.before-restore` (replace=True); without
     `replace` an existing warehouse refuses the restore.
     """
-    from dagster_project.lib.privacy import erasure
-    from dagster_project.lib.privacy.compaction import compact_database
-    from dagster_project.lib.privacy.suppression import suppression_hash
-    from dagster_project.lib.warehouse import connection
-
     if warehouse.exists() and not replace:
         raise BackupError(
             f"warehouse {warehouse} exists: restoring replaces it (it is kept as "
@@ -315,29 +307,9 @@ def restore(
     wanted = chain(backups, backup_id)[-1]
     work = warehouse.parent / f".restore-{wanted.backup_id}"
     restored = build_restore(folder, backups, wanted.backup_id, work, key, warehouse.name)
-    replayed, erased_rows, values = [], 0, set()
-    entries = erasures_after(folder, wanted.created)
-    with connection(restored) as con:
-        present = erasure.record_keys_present(con)
-        for entry in entries:
-            hashes = set(entry["record_key_hashes"])
-            keys = {k for k in present if suppression_hash(k) in hashes}
-            golden = set(entry["golden_ids"])
-            target = erasure.target_of_keys(con, config, golden, keys)
-            if not target.record_keys and not target.golden_ids:
-                continue
-            outcome = erasure.erase(
-                con, config, target, kind="golden_id",
-                value=(target.golden_ids or target.record_keys)[0],
-                reason=f"replay of {entry['request_id']} after restoring {wanted.backup_id}",
-                requested_by="custodian restore", at=at,
-            )  # fmt: skip
-            replayed.append(entry["request_id"])
-            erased_rows += sum(outcome.rows_by_table.values())
-            values |= target.values
-            present -= set(target.record_keys)
-    if replayed:
-        compact_database(restored, values)
+    replayed, erased_rows = _replay_erasures(
+        restored, erasures_after(folder, wanted.created), config, wanted.backup_id, at
+    )
     previous = None
     if warehouse.exists():
         previous = warehouse.with_name(warehouse.name + ".before-restore")
@@ -346,7 +318,39 @@ def restore(
         if wal.exists():
             os.replace(wal, previous.with_name(previous.name + ".wal"))
     os.replace(restored, warehouse)
-    for leftover in work.glob("*"):
-        leftover.unlink()
-    work.rmdir()
+    shutil.rmtree(work, ignore_errors=True)
     return Restored(wanted, replayed, erased_rows, previous)
+
+
+def _replay_erasures(
+    restored: Path, entries: list[dict], config, backup_id: str, at: datetime
+) -> tuple[list[str], int]:
+    """Erase again, in the restored file, everyone the journal's entries erased; return the
+    request IDs replayed and the rows removed."""
+    from dagster_project.lib.privacy import erasure
+    from dagster_project.lib.privacy.compaction import compact_database
+    from dagster_project.lib.privacy.masking import pseudonymiser
+    from dagster_project.lib.warehouse import connection
+
+    replayed, erased_rows, values = [], 0, set()
+    with connection(restored) as con:
+        hasher = pseudonymiser()
+        # Each key hashed once, whatever the number of entries.
+        key_by_hash = {hasher(key): key for key in erasure.record_keys_present(con)}
+        for entry in entries:
+            keys = {key_by_hash[h] for h in entry["record_key_hashes"] if h in key_by_hash}
+            target = erasure.target_of_keys(con, config, set(entry["golden_ids"]), keys)
+            if not target.record_keys and not target.golden_ids:
+                continue
+            outcome = erasure.erase(
+                con, config, target, kind="golden_id",
+                value=(target.golden_ids or target.record_keys)[0],
+                reason=f"replay of {entry['request_id']} after restoring {backup_id}",
+                requested_by="custodian restore", at=at,
+            )  # fmt: skip
+            replayed.append(entry["request_id"])
+            erased_rows += sum(outcome.rows_by_table.values())
+            values |= target.values
+    if replayed:
+        compact_database(restored, values)
+    return replayed, erased_rows

@@ -140,6 +140,11 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def mapping_sql(mapping) -> str:
+    """SQL of a field mapping from governance.yaml: the quoted column, or `(expr)`."""
+    return quote_identifier(mapping) if isinstance(mapping, str) else f"({mapping.expr})"
+
+
 def _table_filter(qualified_name: str) -> tuple[str, list[str]]:
     """information_schema filter for `schema.table` (in the connection's own database, not an
     attached one such as the archive) or `catalog.schema.table`."""

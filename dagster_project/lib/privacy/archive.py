@@ -41,7 +41,6 @@ from dagster_project.lib.privacy.erasure import (
 )
 from dagster_project.lib.privacy.erasure_registry import tables_to_erase
 from dagster_project.lib.warehouse import (
-    SCHEMAS,
     EncryptedFileError,
     attach_encrypted,
     quote_identifier,
@@ -53,7 +52,7 @@ from dagster_project.lib.warehouse import (
 ALIAS = "archive"
 ARCHIVED_ON = "_archived_on"
 # Keys only: a mention in free text (an alert naming a golden ID) stays, as it holds no value.
-_KEY_LINKS = frozenset({"record_key", "golden_id", "case_id", "source_record"})
+KEY_LINKS = frozenset({"record_key", "golden_id", "case_id", "source_record"})
 # The customer's activity: the latest interaction any source recorded, else its latest update,
 # else the day the record was first delivered.
 ACTIVITY_SQL = (
@@ -99,8 +98,6 @@ def attached_archive(
             f"{exc}. Is ${variable} the key the archive was written with?"
         ) from None
     try:
-        for schema in () if read_only else (*SCHEMAS, "main", "intermediate", "staging"):
-            con.execute(f"create schema if not exists {ALIAS}.{schema}")
         yield ALIAS
     finally:
         con.execute(f"detach {ALIAS}")
@@ -157,6 +154,7 @@ def archive_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """The archive's copy of `table`, created or widened to the warehouse table's columns."""
     archived = f"{ALIAS}.{table}"
     if not table_exists(con, archived):
+        con.execute(f"create schema if not exists {ALIAS}.{table.split('.', 1)[0]}")
         con.execute(
             f"create table {archived} as select *, null::date as {ARCHIVED_ON}, "
             f"null::varchar as _archive_run_id from {table} where false"
@@ -194,7 +192,7 @@ def move_customers(
         table: condition
         for table in ordered_tables(tables)
         if table not in (ARCHIVED_CUSTOMERS, ARCHIVED_RECORDS)
-        and (condition := row_condition(table, *tables[table], kinds=_KEY_LINKS))
+        and (condition := row_condition(table, *tables[table], kinds=KEY_LINKS))
     }
     with transaction(con):
         for table, condition in conditions.items():
@@ -247,15 +245,9 @@ def _keep_keys(con, customers, archived_on: date, run_id: str) -> None:
 def destroy_archived(
     con: duckdb.DuckDBPyConnection, config: GovernanceConfig, cutoff: date, on: date
 ) -> dict[str, int]:
-    """Delete what the archive took in before `cutoff`, except what a hold covers
-    (`_held_golden_ids`, `_held_record_keys`, staged by the caller); return rows per table."""
-    stage_keys(
-        con,
-        ErasureTarget(
-            [row[0] for row in con.execute("select * from _held_golden_ids").fetchall()],
-            [row[0] for row in con.execute("select * from _held_record_keys").fetchall()],
-        ),
-    )
+    """Delete what the archive took in before `cutoff`, except what a hold covers (its keys
+    staged by the caller with `erasure.stage_keys` and `legal_holds.stage_held_keys`); return
+    rows per table."""
     tables = tables_to_erase(con, config)
     destroyed: dict[str, int] = {}
     with transaction(con):
@@ -263,7 +255,7 @@ def destroy_archived(
             archived = f"{ALIAS}.{table}"
             if not table_exists(con, archived):
                 continue
-            held = row_condition(table, *tables[table], kinds=_KEY_LINKS)
+            held = row_condition(table, *tables[table], kinds=KEY_LINKS)
             count = con.execute(
                 f"delete from {archived} where {ARCHIVED_ON} < ?"
                 + (f" and not coalesce({held}, false)" if held else ""),
@@ -273,10 +265,9 @@ def destroy_archived(
                 destroyed[table] = count
     if destroyed and table_exists(con, ARCHIVED_CUSTOMERS):
         for keys in (ARCHIVED_CUSTOMERS, ARCHIVED_RECORDS):
-            column = "golden_customer_id"
             con.execute(
                 f"update {keys} set destroyed_on = ? where destroyed_on is null "
-                f"and archived_on < ? and {column} not in "
+                "and archived_on < ? and golden_customer_id not in "
                 "(select golden_customer_id from _held_golden_ids)",
                 [on, cutoff],
             )

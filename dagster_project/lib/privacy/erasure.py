@@ -36,6 +36,7 @@ from dagster_project.lib.privacy.suppression import (
     suppression_hash,
 )
 from dagster_project.lib.warehouse import (
+    mapping_sql,
     quote_identifier,
     table_columns,
     table_exists,
@@ -319,10 +320,6 @@ def _collect_values(con, config: GovernanceConfig, target: ErasureTarget) -> Non
                 if standard:
                     target.identifiers.add((kind, standard))
     target.values = {value.strip() for value in values if len(value.strip()) >= MIN_SEARCHED_LENGTH}
-
-
-def mapping_sql(mapping) -> str:
-    return quote_identifier(mapping) if isinstance(mapping, str) else f"({mapping.expr})"
 
 
 def stage_keys(con: duckdb.DuckDBPyConnection, target: ErasureTarget) -> None:

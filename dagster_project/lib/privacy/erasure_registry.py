@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dagster_project.config import FieldMapping, GovernanceConfig
+from dagster_project.lib.warehouse import mapping_sql
 
 LinkKind = Literal["record_key", "golden_id", "case_id", "source_record", "mentions"]
 Treatment = Literal["delete", "keep_ids", "no_personal_data"]
@@ -167,11 +168,7 @@ class UnregisteredTableError(RuntimeError):
 
 def raw_table_rule(mapping: FieldMapping) -> TableRule:
     """A raw table's rule: linked by the column (or expression) mapped as source_record_id."""
-    if isinstance(mapping, str):
-        expression = '"' + mapping.replace('"', '""') + '"'
-    else:
-        expression = f"({mapping.expr})"
-    return TableRule("delete", (Link("source_record", expression),))
+    return TableRule("delete", (Link("source_record", mapping_sql(mapping)),))
 
 
 def rule_for(table: str, config: GovernanceConfig) -> TableRule | None:

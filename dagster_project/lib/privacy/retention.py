@@ -27,9 +27,10 @@ import duckdb
 from dagster_project.config import GovernanceConfig, RetentionPolicy
 from dagster_project.lib.history.schema import APPLIED_DAYS
 from dagster_project.lib.privacy import archive
-from dagster_project.lib.privacy.erasure import mapping_sql
+from dagster_project.lib.privacy.erasure import ErasureTarget, row_condition, stage_keys
+from dagster_project.lib.privacy.erasure_registry import rule_for
 from dagster_project.lib.privacy.legal_holds import held_keys, stage_held_keys
-from dagster_project.lib.warehouse import table_exists, transaction
+from dagster_project.lib.warehouse import table_columns, table_exists, transaction
 
 RETENTION_LOG = "privacy.retention_log"
 RETENTION_LOG_DDL = f"""
@@ -82,7 +83,8 @@ def apply_retention(
         key = archive.encryption_key(config)
         with archive.attached_archive(con, path, key, variable=config.encryption.key_env):
             outcomes = _apply_all(con, config, policies, as_of, run_id)
-        if any(o.rows for o in outcomes if o.action == "purge" and o.policy in _destroying(config)):
+        destroying = {p.name for p in policies if p.applies_to == "archive"}
+        if any(o.rows for o in outcomes if o.policy in destroying):
             archive.rewrite_archive(path, key)
     else:
         outcomes = _apply_all(con, config, policies, as_of, run_id)
@@ -100,12 +102,16 @@ def apply_retention(
     return outcomes
 
 
-def _destroying(config: GovernanceConfig) -> set[str]:
-    return {p.name for p in config.retention.policies if p.applies_to == "archive"}
+def _stage_holds(con) -> None:
+    """The held keys as `_held_golden_ids`/`_held_record_keys` (for the customer and quarantine
+    queries) and as the erasure registry's staged keys (for its link conditions)."""
+    held = held_keys(con)
+    stage_held_keys(con, held)
+    stage_keys(con, ErasureTarget(sorted(held.golden_ids), sorted(held.record_keys)))
 
 
 def _has_archive_work(con, config: GovernanceConfig, as_of: date) -> bool:
-    stage_held_keys(con, held_keys(con))
+    _stage_holds(con)
     for policy in config.retention.policies:
         cutoff = as_of - timedelta(days=policy.keep_days)
         if policy.applies_to == "inactive_customers" and archive.inactive_customers(con, cutoff):
@@ -123,8 +129,7 @@ def _apply_all(con, config, policies: list[RetentionPolicy], as_of: date, run_id
     outcomes = []
     for policy in policies:
         # Holds are read before each policy: an earlier policy may have moved their keys.
-        held = held_keys(con)
-        stage_held_keys(con, held)
+        _stage_holds(con)
         cutoff = as_of - timedelta(days=policy.keep_days)
         if policy.applies_to in ("inactive_customers", "archive") and not archive.is_attached(con):
             # Nothing to archive (the caller checked) and no archive yet to destroy from.
@@ -178,24 +183,23 @@ def _purge_quarantine(con, policy: RetentionPolicy, cutoff: date) -> PolicyOutco
     )
 
 
-def _raw_tables(con, config: GovernanceConfig) -> dict[str, str]:
-    """raw table -> SQL of its source record ID, for the sources whose raw table exists."""
-    return {
-        f"raw.{source.name}__customers": mapping_sql(source.mapping["source_record_id"])
+def _raw_tables(con, config: GovernanceConfig) -> list[str]:
+    return [
+        f"raw.{source.name}__customers"
         for source in config.sources
         if table_exists(con, f"raw.{source.name}__customers")
-    }
+    ]
 
 
-def _raw_condition(table: str, id_sql: str) -> str:
-    """Rows past $cutoff of a day the history step applied, unless a hold covers the record."""
-    source = table.removeprefix("raw.").removesuffix("__customers")
+def _raw_condition(con, config: GovernanceConfig, table: str) -> str:
+    """Rows past $cutoff of a day the history step applied, unless a hold covers the record (by
+    the erasure registry's link of the raw table to its source records)."""
+    held = row_condition(table, rule_for(table, config), table_columns(con, table),
+                         kinds=archive.KEY_LINKS)  # fmt: skip
     return (
         f"_partition_date < $cutoff "
         f"and _partition_date in (select partition_date from {APPLIED_DAYS}) "
-        f"and cast({id_sql} as varchar) not in ("
-        f"select split_part(record_key, ':', 2) from _held_record_keys "
-        f"where split_part(record_key, ':', 1) = '{source}')"
+        f"and not coalesce({held}, false)"
     )
 
 
@@ -204,10 +208,10 @@ def _raw_rows(con, config, cutoff: date) -> dict[str, int]:
         return {}
     return {
         table: con.execute(
-            f"select count(*) from {table} where {_raw_condition(table, id_sql)}",
+            f"select count(*) from {table} where {_raw_condition(con, config, table)}",
             {"cutoff": cutoff},
         ).fetchone()[0]
-        for table, id_sql in _raw_tables(con, config).items()
+        for table in _raw_tables(con, config)
     }
 
 
@@ -215,8 +219,8 @@ def _age_raw(con, config, policy: RetentionPolicy, cutoff: date, as_of: date, ru
     if not table_exists(con, APPLIED_DAYS):
         return PolicyOutcome(policy.name, policy.action, cutoff, 0, "no day applied yet")
     counts: dict[str, int] = {}
-    for table, id_sql in _raw_tables(con, config).items():
-        condition = _raw_condition(table, id_sql)
+    for table in _raw_tables(con, config):
+        condition = _raw_condition(con, config, table)
         if policy.action == "archive" and not archive.is_attached(con):
             continue  # no raw row past its age (the caller checked): no archive opened
         if policy.action == "archive":

@@ -22,7 +22,7 @@ from dagster_project.lib.privacy.masking import pseudonymiser
 from dagster_project.lib.standardise.emails import standardise_email
 from dagster_project.lib.standardise.national_id import standardise_national_id
 from dagster_project.lib.standardise.phones import to_e164
-from dagster_project.lib.warehouse import quote_identifier, table_exists
+from dagster_project.lib.warehouse import mapping_sql, table_exists
 
 SUPPRESSIONS = "privacy.erasure_suppressions"
 SUPPRESSION_REASON = "erased_person_suppressed"
@@ -100,12 +100,6 @@ def suppressed_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return hashes
 
 
-def _column_sql(mapping) -> str:
-    if isinstance(mapping, str):
-        return quote_identifier(mapping)
-    return f"({mapping.expr})"
-
-
 def mark_suppressed_rows(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, staged: str = "_staged"
 ) -> int:
@@ -119,7 +113,7 @@ def mark_suppressed_rows(
         field: kind for field, kind in SUPPRESSED_FIELDS.items() if field in source.mapping
     }
     selected = ", ".join(
-        f"cast({_column_sql(source.mapping[field])} as varchar)" for field in fields
+        f"cast({mapping_sql(source.mapping[field])} as varchar)" for field in fields
     )
     hasher = pseudonymiser()
     region = source.default_region
