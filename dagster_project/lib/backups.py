@@ -306,10 +306,15 @@ def restore(
     backups = load_manifest(folder)
     wanted = chain(backups, backup_id)[-1]
     work = warehouse.parent / f".restore-{wanted.backup_id}"
-    restored = build_restore(folder, backups, wanted.backup_id, work, key, warehouse.name)
-    replayed, erased_rows = _replay_erasures(
-        restored, erasures_after(folder, wanted.created), config, wanted.backup_id, at
-    )
+    try:
+        restored = build_restore(folder, backups, wanted.backup_id, work, key, warehouse.name)
+        replayed, erased_rows = _replay_erasures(
+            restored, erasures_after(folder, wanted.created), config, wanted.backup_id, at
+        )
+    except BaseException:
+        # The half-restored file may still hold people erased since the backup: never left.
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     previous = None
     if warehouse.exists():
         previous = warehouse.with_name(warehouse.name + ".before-restore")

@@ -256,6 +256,31 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     steps["after_day_2"] = _golden(warehouse)
     steps["case_day_2"] = _case_of_throwaway_person(warehouse)
     steps["project_after"] = _project_files()
+
+    # The lifecycle on this config: a hold, the retention job archiving everyone without
+    # activity in the last day of November (all of the shop's customers), a backup.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        steps["golden_before_purge"] = sorted(
+            row[0] for row in con.execute("select golden_customer_id from main.golden_customers")
+            .fetchall()
+        )  # fmt: skip
+    steps["held"] = steps["golden_before_purge"][0]
+    admin = ("--config", str(config_path), "--as", "admin")
+    steps["hold"] = custodian(env, "hold", "place", "--golden-id", steps["held"], "--reason",
+                              "Rechtsstreit 4711", "--by", "legal", *admin)  # fmt: skip
+    config["retention"]["policies"] = [
+        {"name": "inactive", "applies_to": "inactive_customers", "keep_days": 1,
+         "action": "archive"},
+        {"name": "quarantine", "applies_to": "quarantine", "keep_days": 1, "action": "purge"},
+    ]  # fmt: skip
+    _write(config_path, config)
+    steps["purge"] = custodian(env, "purge", "--month", "2026-11", "--config", str(config_path))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        steps["golden_after_purge"] = sorted(
+            row[0] for row in con.execute("select golden_customer_id from main.golden_customers")
+            .fetchall()
+        )  # fmt: skip
+    steps["backup"] = custodian(env, "backup", *admin)
     return steps
 
 
@@ -389,3 +414,15 @@ def test_a_source_removed_from_the_config_is_gone_without_an_error(journey: dict
     ]
     assert "stg_shop__customers" in views
     assert "stg_support__customers" not in views
+
+
+def test_retention_and_backup_work_on_a_config_unlike_the_demo(journey: dict) -> None:
+    for step in ("hold", "purge", "backup"):
+        _ok(journey[step])
+    before, after = journey["golden_before_purge"], journey["golden_after_purge"]
+    assert len(before) > 50
+    # Every customer was inactive on 30 November; the held one stays.
+    assert after == [journey["held"]]
+    archive = journey["warehouse"].parent / "archive.duckdb"
+    assert archive.exists()
+    assert "verified by a test restore" in " ".join(journey["backup"].stdout.split())

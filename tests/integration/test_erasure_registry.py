@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from dagster_project.config import MaskingConfig, load_config
+from dagster_project.lib.privacy.erasure import ErasureTarget, row_condition, stage_keys
 from dagster_project.lib.privacy.erasure_registry import UnregisteredTableError, tables_to_erase
 from dagster_project.lib.privacy.masking import configure_masking
 from dagster_project.lib.privacy.suppression import (
@@ -60,13 +61,23 @@ def test_unknown_table_with_text_refuses_naming_it(tmp_path: Path, config) -> No
             tables_to_erase(con, config)
 
 
-def test_raw_table_of_a_removed_source_refuses(tmp_path: Path, config) -> None:
-    # Its rows cannot be linked by a mapping that no longer exists: refuse, do not skip.
+def test_raw_table_of_a_removed_source_is_matched_on_its_rows_text(tmp_path: Path, config) -> None:
+    # No mapping names its record ID any more: neither refused (that would block every erasure
+    # and retention run after a source is removed) nor skipped, but searched row by row.
     with _warehouse(tmp_path / "w.duckdb") as con:
         con.execute("create schema raw")
-        con.execute("create table raw.old_shop__customers (shop_id varchar, name varchar)")
-        with pytest.raises(UnregisteredTableError, match=r"raw\.old_shop__customers"):
-            tables_to_erase(con, config)
+        con.execute(
+            "create table raw.old_shop__customers as select * from (values "
+            "('S-10017', 'anna@example.de'), ('S-10018', 'bernd@example.de')) t(shop_id, mail)"
+        )
+        tables = tables_to_erase(con, config)
+        rule, columns = tables["raw.old_shop__customers"]
+        stage_keys(con, ErasureTarget([], ["old_shop:S-10017"]))
+        condition = row_condition("raw.old_shop__customers", rule, columns)
+        con.execute(f"delete from raw.old_shop__customers where {condition}")
+        assert con.execute("select shop_id from raw.old_shop__customers").fetchall() == [
+            ("S-10018",)
+        ]
 
 
 def test_suppression_hash_same_value_same_hash(keyed) -> None:

@@ -365,6 +365,12 @@ def _link_condition(table: str, link: Link, columns: list[str]) -> str:
             f"cast({link.column} as varchar) in (select source_record_id "
             f"from _erase_source_records where source_name = '{source}')"
         )
+    if link.kind == "row_mentions":
+        # The table's name as a column is the whole row (a struct), cast to text.
+        row = quote_identifier(table.split(".", 1)[1])
+        return (
+            f"exists (select 1 from _erase_mentions where contains(cast({row} as varchar), needle))"
+        )
     if link.column not in columns:
         # A registered link column that is gone means the registry no longer describes the
         # table: refuse rather than guess.

@@ -24,7 +24,9 @@ from typing import Literal
 from dagster_project.config import FieldMapping, GovernanceConfig
 from dagster_project.lib.warehouse import mapping_sql
 
-LinkKind = Literal["record_key", "golden_id", "case_id", "source_record", "mentions"]
+LinkKind = Literal[
+    "record_key", "golden_id", "case_id", "source_record", "mentions", "row_mentions"
+]
 Treatment = Literal["delete", "keep_ids", "no_personal_data"]
 
 
@@ -41,6 +43,8 @@ class Link:
             the table's own.
         mentions: the text column may quote the person's keys or identifiers inside free text
             (alert messages naming a golden ID, a quarantined line as it was delivered).
+        row_mentions: any column of the row may quote them (`column` is unused): the raw
+            table of a source no longer in the config, whose record ID column nobody names.
     """
 
     kind: LinkKind
@@ -171,11 +175,23 @@ def raw_table_rule(mapping: FieldMapping) -> TableRule:
     return TableRule("delete", (Link("source_record", mapping_sql(mapping)),))
 
 
+# A source removed from governance.yaml leaves its raw table (history keeps its records until
+# retention or erasure says otherwise); no mapping names its record ID any more, so the whole
+# delivered row is searched for the person's keys and identifiers, as a quarantined line is.
+_RETIRED_SOURCE_RAW = TableRule(
+    "delete",
+    (Link("row_mentions", "*"),),
+    why="raw table of a source no longer configured: matched on the delivered row's text",
+)
+
+
 def rule_for(table: str, config: GovernanceConfig) -> TableRule | None:
     """The rule for `schema.table`, or None when nobody has decided how it holds a person."""
     for source in config.sources:
         if table == f"raw.{source.name}__customers":
             return raw_table_rule(source.mapping["source_record_id"])
+    if table.startswith("raw.") and table.endswith("__customers"):
+        return _RETIRED_SOURCE_RAW
     return REGISTRY.get(table)
 
 

@@ -184,18 +184,24 @@ def _purge_quarantine(con, policy: RetentionPolicy, cutoff: date) -> PolicyOutco
 
 
 def _raw_tables(con, config: GovernanceConfig) -> list[str]:
+    """Every raw table, a retired source's too: its deliveries age like the others."""
     return [
-        f"raw.{source.name}__customers"
-        for source in config.sources
-        if table_exists(con, f"raw.{source.name}__customers")
+        row[0]
+        for row in con.execute(
+            "select 'raw.' || table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = 'raw' "
+            "and table_type = 'BASE TABLE' and suffix(table_name, '__customers') "
+            "order by 1"
+        ).fetchall()
     ]
 
 
 def _raw_condition(con, config: GovernanceConfig, table: str) -> str:
     """Rows past $cutoff of a day the history step applied, unless a hold covers the record (by
     the erasure registry's link of the raw table to its source records)."""
+    # A retired source's table names no record ID column: its rows quoting a held ID are kept.
     held = row_condition(table, rule_for(table, config), table_columns(con, table),
-                         kinds=archive.KEY_LINKS)  # fmt: skip
+                         kinds=archive.KEY_LINKS | {"row_mentions"})  # fmt: skip
     return (
         f"_partition_date < $cutoff "
         f"and _partition_date in (select partition_date from {APPLIED_DAYS}) "
