@@ -23,9 +23,9 @@ export UV_PYTHON ?= 3.11
 # The key of the analyst database's pseudonyms. This default is public, fit for demo data only:
 # set your own secret in the environment for real records (the same every day).
 export CUSTODIAN_MASKING_SALT ?= demo-only-key-set-your-own
-# The key the archive database is encrypted with (retention.encryption_key_env). The demo makes
-# a random one, once, in .custodian/encryption.key (not committed): keep that file, or set your
-# own key in the environment. Without the key the archive cannot be read.
+# The key every database file (warehouse, analyst database, archive, backups) is encrypted with
+# at rest. The demo makes a random one, once, in .custodian/encryption.key (not committed): keep
+# that file, or set your own key in the environment. Without the key the files cannot be read.
 ENCRYPTION_KEY_FILE := .custodian/encryption.key
 export CUSTODIAN_ENCRYPTION_KEY ?= $(shell test -s $(ENCRYPTION_KEY_FILE) || { mkdir -p .custodian && \
 	$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $(ENCRYPTION_KEY_FILE) && \

@@ -41,6 +41,7 @@ from dagster_project.lib.quality.gates import validate_table
 from dagster_project.lib.quality.gx_engine import gx_batch_definition
 from dagster_project.lib.quality.results import record_outcome
 from dagster_project.lib.quality.suites import discover_suites
+from dagster_project.lib.warehouse import connect as warehouse_connect
 from dagster_project.settings import PROJECT_ROOT
 
 RESULTS = Path(__file__).parent / "results" / "gates.json"
@@ -117,7 +118,7 @@ def build_warehouse(path: Path, records: int) -> dict[str, int]:
     from dagster_project.lib.demo.sources import COLUMNS
 
     counts: dict[str, int] = {}
-    with duckdb.connect(str(path)) as con:
+    with warehouse_connect(path) as con:
         for schema in ("raw", "ops", "quarantine", "intermediate", "quality", "candidate"):
             con.execute(f"create schema if not exists {schema}")
         ensure_ops_tables(con)
@@ -242,7 +243,7 @@ def main() -> None:
         per_suite = {}
         partition = (DAY.isoformat(), DAY.isoformat())
         for suite in suites:
-            with duckdb.connect(str(warehouse)) as con:
+            with warehouse_connect(warehouse) as con:
                 clock = time.perf_counter()
                 outcome = validate_table(
                     con,

@@ -33,6 +33,7 @@ from dagster_project.config import SourceConfig
 from dagster_project.lib.demo.sources import CRM_COLUMNS
 from dagster_project.lib.ingest.loader import load_partition
 from dagster_project.lib.warehouse import connect
+from dagster_project.lib.warehouse import connect as warehouse_connect
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 DAY = date(2026, 11, 1)
@@ -86,7 +87,7 @@ def write_crm_csv(path: Path, rows: int, seed: int) -> int:
 
 def bare_read(csv_path: Path, database: Path) -> float:
     began = time.perf_counter()
-    con = duckdb.connect(str(database))
+    con = warehouse_connect(database)
     con.execute(f"create table t as select * from read_csv('{csv_path}', all_varchar=true)")
     con.close()
     return time.perf_counter() - began

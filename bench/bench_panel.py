@@ -60,6 +60,7 @@ from panel.common import (
 )
 
 from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
+from dagster_project.lib.warehouse import connect as warehouse_connect
 
 RESULTS_JSON = Path(__file__).parent / "results" / "panel.json"
 RESULTS_MD = Path(__file__).parent / "results" / "panel.md"
@@ -221,7 +222,7 @@ def _baselines(work: Path, built: BuiltDataset, section: dict[str, Any]) -> None
     if not path.is_file():
         section["baselines"] = {"skipped": "no warehouse"}
         return
-    con = duckdb.connect(str(path), read_only=True)
+    con = warehouse_connect(path, read_only=True)
     try:
         records = baselines.read_records(con)
     except duckdb.Error as exc:

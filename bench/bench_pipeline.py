@@ -24,6 +24,8 @@ from pathlib import Path
 
 from demo_day import DAY, demo_day
 
+from dagster_project.lib.warehouse import connect as warehouse_connect
+
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
 GATE_BUDGET_SHARE = 0.10
 ORDINARY_DAY_TARGET = 0.15
@@ -64,9 +66,8 @@ def run(work: Path, customers: int) -> dict:
     days = [_run_day(job, instance, DAY + timedelta(days=n)) for n in range(2)]
     cold, ordinary = days
     warehouse = work / "warehouse" / "custodian.duckdb"
-    import duckdb
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse_connect(warehouse, read_only=True) as con:
         applied = dict(
             zip(
                 ["records", "inserted", "updated", "deleted", "standardised"],

@@ -33,8 +33,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 from demo_day import DAY, demo_day
+
+from dagster_project.lib.warehouse import connect as warehouse_connect
 
 RESULTS = Path(__file__).parent / "results" / "resolution.json"
 TIME_RATIO_TARGET = 3.0
@@ -155,7 +156,7 @@ def run(warehouse: Path, config_path: Path | None) -> dict:
     def record(name: str, seconds: float, peak: int) -> None:
         stages[name] = {"seconds": round(seconds, 2), "peak_rss_gb": round(peak / 2**30, 2)}
 
-    with duckdb.connect(str(warehouse)) as con:
+    with warehouse_connect(warehouse) as con:
         con.execute("create schema if not exists er")
         for table in ("record_clusters", "golden_ids", "golden_id_ledger", "pairwise_predictions"):
             con.execute(f"drop table if exists er.{table} cascade")
@@ -188,7 +189,7 @@ def run(warehouse: Path, config_path: Path | None) -> dict:
 
     runs = {}
     for label in ("first_run", "rerun"):
-        with memory.measure(), duckdb.connect(str(warehouse)) as con:
+        with memory.measure(), warehouse_connect(warehouse) as con:
             started = time.perf_counter()
             result = resolve_customers(
                 con,

@@ -56,6 +56,7 @@ from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
 from dagster_project.lib.standardise.addresses import AddressResult
 from dagster_project.lib.standardise.names import NameResult
 from dagster_project.lib.transform.duckdb_plugin import register_udfs
+from dagster_project.lib.warehouse import connect as warehouse_connect
 
 RESULTS = Path(__file__).parent / "results" / "resolution_accuracy.json"
 DATASETS = ("demo", "febrl4", "febrl3")
@@ -206,7 +207,7 @@ def run_demo(work: Path, customers: int, matching: MatchingConfig) -> dict[str, 
     generated = time.perf_counter()
     job_succeeded = run_daily_job(config_path, work / "warehouse" / "custodian.duckdb")
     job_done = time.perf_counter()
-    con = duckdb.connect(str(work / "warehouse" / "custodian.duckdb"), read_only=True)
+    con = warehouse_connect(work / "warehouse" / "custodian.duckdb", read_only=True)
     try:
         records = con.execute("select * from intermediate.int_customer_records").to_arrow_table()
         truth = demo_truth(landing)

@@ -543,15 +543,6 @@ class RetentionConfig(_Strict):
         return value
 
 
-class EncryptionConfig(_Strict):
-    """Where the key of the encrypted files (the archive, the backups) comes from (R26)."""
-
-    key_env: str = Field(
-        default="CUSTODIAN_ENCRYPTION_KEY",
-        description="Environment variable holding the key; never put the key itself here.",
-    )
-
-
 class BackupConfig(_Strict):
     """Encrypted backups of the warehouse (R32): `custodian backup` / `custodian restore`."""
 
@@ -581,7 +572,7 @@ RIGHTS = {
     "(`custodian erase`)",
     "hold": "place, release and list legal holds (`custodian hold`)",
     "backup": "take, list and restore encrypted backups of the warehouse (`custodian backup`, "
-    "`custodian restore`)",
+    "`custodian restore`) and encrypt files written without encryption (`custodian encrypt`)",
 }
 Right = Literal[tuple(RIGHTS)]  # the names above, so a right is named once
 DEFAULT_ROLES: dict[str, list[str]] = {
@@ -683,7 +674,6 @@ class GovernanceConfig(_Strict):
     survivorship: SurvivorshipConfig = SurvivorshipConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     retention: RetentionConfig = RetentionConfig()
-    encryption: EncryptionConfig = EncryptionConfig()
     backup: BackupConfig = BackupConfig()
     masking: MaskingConfig = MaskingConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
@@ -748,7 +738,6 @@ def _allowed_keys() -> dict[str, list[str]]:
         "monitoring.alerts.webhook": list(WebhookAlerts.model_fields),
         "retention": list(RetentionConfig.model_fields),
         "retention.policies": list(RetentionPolicy.model_fields),
-        "encryption": list(EncryptionConfig.model_fields),
         "backup": list(BackupConfig.model_fields),
         "masking": list(MaskingConfig.model_fields),
         "analytics": list(AnalyticsConfig.model_fields),

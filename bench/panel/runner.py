@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
+from dagster_project.lib.warehouse import connect as warehouse_connect
 from dagster_project.lib.warehouse import table_exists
 
 TAIL_CHARS = 1500
@@ -126,7 +126,7 @@ def publications(work: Path) -> int:
     path = warehouse_path(work)
     if not path.is_file():
         return 0
-    con = duckdb.connect(str(path), read_only=True)
+    con = warehouse_connect(path, read_only=True)
     try:
         if not table_exists(con, "ops.publish_log"):
             return 0
@@ -150,7 +150,7 @@ def read_outcome(work: Path, publications_before: int) -> dict[str, Any]:
         return outcome
     published = publications(work) > publications_before
     outcome["published"] = published
-    con = duckdb.connect(str(path), read_only=True)
+    con = warehouse_connect(path, read_only=True)
     try:
         candidates = [("er", "record_clusters")]
         if published:

@@ -65,6 +65,7 @@ for name, command in {
     "erase": erase.erase,
     "backup": backup.backup,
     "restore": backup.restore,
+    "encrypt": backup.encrypt,
 }.items():
     app.command(name, help=_help(command))(command)
 app.add_typer(review.review_app, name="review")

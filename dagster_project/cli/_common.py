@@ -191,6 +191,13 @@ def execute(
     Runs go to the persistent Dagster instance (`settings.dagster_home()`), so they appear in
     the UI beside scheduled runs and backfills.
     """
+    from dagster_project.lib.warehouse import EncryptedFileError, check_key
+
+    try:
+        # Before any step: a missing or wrong key would otherwise fail the first step's run.
+        check_key(settings.warehouse_path())
+    except EncryptedFileError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
     with definition_errors_as_bad_input():
         from dagster_project.definitions import build_definitions
 

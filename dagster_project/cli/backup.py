@@ -1,6 +1,7 @@
 """`custodian backup` and `custodian restore` (R32; lib/backups.py): encrypted full and
 incremental backups of the warehouse, verified after writing, and a restore that replays every
-later erasure before the restored warehouse is used. Needs the `backup` right (admin)."""
+later erasure before the restored warehouse is used; `custodian encrypt` (R26) encrypts files
+written before encryption at rest. All need the `backup` right (admin)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _key(governance) -> str:
     from dagster_project.lib.privacy.archive import ArchiveKeyError, encryption_key
 
     try:
-        return encryption_key(governance)
+        return encryption_key()
     except ArchiveKeyError as exc:
         raise fail(str(exc).replace("the archive database is", "backups are"),
                    EXIT_BAD_INPUT) from None  # fmt: skip
@@ -136,3 +137,29 @@ def restore(
         + (f"; the replaced warehouse is {done.previous}" if done.previous else ""),
         highlight=False,
     )
+
+
+def encrypt(
+    config: ConfigOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Encrypt the warehouse and the analyst database if they were written without encryption
+    (by a version before encryption at rest), with the key in $CUSTODIAN_ENCRYPTION_KEY: each is
+    rewritten into a new encrypted file that replaces it. Files already encrypted are left as
+    they are. Needs the `backup` right; stop the Dagster runs first (it needs the files' locks)."""
+    from dagster_project.lib.privacy.compaction import encrypt_in_place
+
+    _, governance = load_governance(config)
+    actor = authorise_or_refuse(governance, "backup", "encrypt", "", as_user)
+    key = _key(governance)
+    for path in (settings.warehouse_path(), settings.analytics_path()):
+        if not path.exists():
+            continue
+        try:
+            changed = encrypt_in_place(path, key)
+        except Exception as exc:  # a wrong key, a run holding the lock, a damaged file
+            raise fail(
+                f"cannot encrypt {path}: {str(exc).splitlines()[0]}", EXIT_BAD_INPUT
+            ) from None
+        console.print(f"{path}: {'encrypted' if changed else 'already encrypted'}", highlight=False)
+    log_access(actor, "encrypt", "", "ok")

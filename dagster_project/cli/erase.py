@@ -208,8 +208,7 @@ def _carry_out(governance, actor, detail: str, requests: list[_Request], *, dry_
             # An archived customer is erased from the archive too (it needs the archive's key).
             opened.enter_context(
                 archive.attached_archive(
-                    con, archive_file, archive.encryption_key(governance), read_only=dry_run,
-                    variable=governance.encryption.key_env,
+                    con, archive_file, archive.encryption_key(), read_only=dry_run
                 )
             )  # fmt: skip
         for request in requests:
@@ -277,7 +276,7 @@ def _finish(governance, erased: list[_Result], values: set[str], archive_touched
     if archive_touched:
         archive.rewrite_archive(
             archive.archive_path(settings.warehouse_path(), governance),
-            archive.encryption_key(governance),
+            archive.encryption_key(),
         )
         compaction += "; archive rewritten"
     con = steward_connection(write=True)

@@ -34,8 +34,9 @@ import duckdb
 
 from dagster_project.lib.warehouse import (
     EncryptedFileError,
-    attach_encrypted,
+    attach,
     quote_identifier,
+    scratch_connection,
 )
 
 MANIFEST = "manifest.json"
@@ -116,7 +117,7 @@ def table_checksums(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, t
 
 def _attach(con, path: Path, alias: str, key: str, *, read_only: bool = False) -> None:
     try:
-        attach_encrypted(con, path, alias, key, read_only=read_only)
+        attach(con, path, alias, key, read_only=read_only)
     except EncryptedFileError as exc:
         raise BackupError(
             f"{exc}. Is the encryption key the one the backups were written with?"
@@ -144,8 +145,8 @@ def take_backup(warehouse: Path, folder: Path, key: str, *, kind: str, at: datet
     backup_id = at.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     file = f"{backup_id}-{kind}.duckdb"
     target = folder / file
-    with duckdb.connect() as con:
-        con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+    with scratch_connection(folder / ".spill") as con:
+        attach(con, warehouse, "warehouse", key, read_only=True)
         current = table_checksums(con, "warehouse")
         _attach(con, target, "backup", key)
         if kind == "full":
@@ -199,8 +200,9 @@ def build_restore(
     key: str,
     name: str = "custodian.duckdb",
 ) -> Path:
-    """The warehouse of `backup_id`, rebuilt from its chain into a new plain file in
-    `out_folder`, every table's checksum checked against the manifest. Returns its path."""
+    """The warehouse of `backup_id`, rebuilt from its chain into a new file in `out_folder`
+    (encrypted with `key`), every table's checksum checked against the manifest. Returns its
+    path."""
     links = chain(backups, backup_id)
     wanted = links[-1]
     for link in links:
@@ -213,8 +215,8 @@ def build_restore(
     restored = out_folder / name
     for stale in (restored, restored.with_name(restored.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with duckdb.connect() as con:
-        con.execute(f"attach '{restored}' as restored")
+    with scratch_connection(out_folder / ".spill") as con:
+        attach(con, restored, "restored", key)
         _attach(con, folder / links[0].file, "full_backup", key, read_only=True)
         con.execute("copy from database full_backup to restored")
         con.execute("detach full_backup")

@@ -12,6 +12,7 @@ import duckdb
 import yaml
 
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 # A command other than a pipeline run (sql, audit, init, demo-data) takes seconds on the e2e
 # demo; a run of 2,000 people over three days ~2 minutes on 2 busy cores. Each limit is about
@@ -56,6 +57,9 @@ def demo_environment(
         "CUSTODIAN_WAREHOUSE": str(root / "warehouse" / "custodian.duckdb"),
     }
     env["DAGSTER_HOME"] = str(root / ".dagster")
+    # Temp and spill files of every process the test starts land here, where a test can look.
+    (root / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(root / "tmp")
     generated = custodian(
         env, "demo-data", "--out", str(landing), "--customers", str(customers),
         "--days", str(days), "--start", start.isoformat(), "--seed", str(seed), timeout=300,
@@ -74,7 +78,7 @@ def _distinct_text(con: duckdb.DuckDBPyConnection, table: str, column: str) -> s
     }
 
 
-def _personal_values(con: duckdb.DuckDBPyConnection, config_path: Path) -> set[str]:
+def personal_values(con: duckdb.DuckDBPyConnection, config_path: Path) -> set[str]:
     """Every name, phone, e-mail and ID the warehouse holds: as delivered in the raw tables
     (whatever each source calls the column) and as standardised."""
     from dagster_project.config import load_config
@@ -102,9 +106,9 @@ def analyst_values_in_clear(
 ) -> tuple[int, int, dict[str, int]]:
     """Every distinct value of every analyst table looked up among the warehouse's personal
     values: (personal values, analyst values scanned, hits by table.column)."""
-    with duckdb.connect(str(warehouse_dir / "custodian.duckdb"), read_only=True) as con:
-        personal = _personal_values(con, config_path)
-    with duckdb.connect(str(warehouse_dir / "analytics.duckdb"), read_only=True) as analytics:
+    with open_database(warehouse_dir / "custodian.duckdb", read_only=True) as con:
+        personal = personal_values(con, config_path)
+    with open_database(warehouse_dir / "analytics.duckdb", read_only=True) as analytics:
         columns = analytics.execute(
             "select table_name, column_name from information_schema.columns "
             "where table_schema = 'main'"

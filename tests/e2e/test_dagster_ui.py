@@ -24,12 +24,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import requests
 
 from dagster_project.settings import PROJECT_ROOT
 from tests.e2e.support import demo_environment
+from tests.support.database import open_database
 
 # A hard ceiling above the sum of the bounded waits below; fixture teardown still kills the server.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -352,7 +352,7 @@ def test_backfill_through_the_dagster_ui_api_loads_every_partition(
     # Every run has finished; stop the server so nothing holds the warehouse file.
     dagster_dev.stop()
     warehouse = demo["CUSTODIAN_WAREHOUSE"]
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         for source in SOURCES:
             rows_by_date = dict(
                 con.execute(

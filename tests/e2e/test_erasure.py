@@ -17,12 +17,12 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dagster_project.config import load_config
 from dagster_project.lib.backups import BackupError, build_restore, load_manifest
 from tests.e2e.support import custodian, demo_environment
+from tests.support.database import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory):
         if command[0] == "backup":
             backups.append(done.stdout.split()[1])
     warehouse = root / "warehouse" / "custodian.duckdb"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         golden_id, values, raw_email = _canary(con, load_config(root / "governance.yaml"))
     dry = custodian(env, "erase", "--email", raw_email, "--dry-run")
     erase = custodian(
@@ -135,7 +135,7 @@ def _nobody_else_holds(con, golden_id: str, values: set[str]) -> bool:
 def _hits_in_tables(path: Path, values: set[str]) -> dict[str, int]:
     """Every column of every table, cast to text, searched for each value."""
     hits = {}
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_database(path, read_only=True) as con:
         con.execute("create temp table _canary (value varchar)")
         con.executemany("insert into _canary values (?)", [(value,) for value in values])
         # Base tables: the views (staging) only read them, and need dbt's Python functions.
@@ -181,7 +181,7 @@ def test_erased_person_is_nowhere(erased) -> None:
     assert _hits_in_tables(folder / "custodian.duckdb", values) == {}
     assert _hits_in_tables(folder / "analytics.duckdb", values) == {}
     assert _files_holding(folder, values) == []
-    with duckdb.connect(str(folder / "custodian.duckdb"), read_only=True) as con:
+    with open_database(folder / "custodian.duckdb", read_only=True) as con:
         record = con.execute(
             "select identifier_kind, identifier_hash, requested_by, golden_customers, "
             "source_records, rows_by_table, compaction from privacy.erasure_requests"
@@ -211,7 +211,7 @@ def test_redelivered_day_does_not_bring_them_back(erased) -> None:
     folder = root / "warehouse"
     assert _hits_in_tables(folder / "custodian.duckdb", values) == {}
     assert _hits_in_tables(folder / "analytics.duckdb", values) == {}
-    with duckdb.connect(str(folder / "custodian.duckdb"), read_only=True) as con:
+    with open_database(folder / "custodian.duckdb", read_only=True) as con:
         suppressed = con.execute(
             "select sum(rows_skipped), string_agg(message, ' ') from ops.load_log "
             "where partition_date = ? and message like '%erased_person_suppressed%' "
@@ -255,7 +255,7 @@ def test_a_restored_backup_does_not_bring_the_person_back(erased, tmp_path: Path
     assert "1 later erasure(s) replayed" in " ".join(restored.stdout.split())
     warehouse = root / "warehouse" / "custodian.duckdb"
     assert _hits_in_tables(warehouse, values) == {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         (golden,) = con.execute(
             "select count(*) from main.golden_customers where golden_customer_id = ?", [golden_id]
         ).fetchone()
@@ -271,7 +271,7 @@ def test_a_restored_backup_does_not_bring_the_person_back(erased, tmp_path: Path
 def test_a_request_file_is_carried_out_line_by_line(erased, tmp_path: Path) -> None:
     root, env, *_ = erased
     warehouse = root / "warehouse" / "custodian.duckdb"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         (golden_id,) = con.execute(
             "select min(golden_customer_id) from main.golden_customers"
         ).fetchone()
@@ -294,7 +294,7 @@ def test_a_request_file_is_carried_out_line_by_line(erased, tmp_path: Path) -> N
     assert "erased" in output
     assert "no match" in output
     assert unknown not in done.stdout + done.stderr
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         (left,) = con.execute(
             "select count(*) from main.golden_customers where golden_customer_id = ?",
             [golden_id],

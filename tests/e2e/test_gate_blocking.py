@@ -26,6 +26,7 @@ import pytest
 
 from dagster_project.settings import PROJECT_ROOT
 from tests.e2e.support import custodian, demo_environment
+from tests.support.database import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +81,7 @@ def blocked_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    return open_database(root / "warehouse" / "custodian.duckdb", read_only=True)
 
 
 def _evaluations(events) -> dict[str, dg.AssetCheckEvaluation]:

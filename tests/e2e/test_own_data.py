@@ -22,13 +22,13 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
 from dagster_project.lib.transform.dbt_project import dbt_state_dir
 from dagster_project.settings import PROJECT_ROOT
 from tests.e2e.support import analyst_values_in_clear, custodian
+from tests.support.database import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -140,7 +140,7 @@ def _write(path: Path, config: dict) -> None:
 def _golden(warehouse: Path) -> tuple[int, str, int, dict[str, int]]:
     """Published golden rows, a digest of their content, the candidate's rows and the published
     source records per source."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         rows = con.execute("select * from main.golden_customers order by all").fetchall()
         candidate = con.execute("select count(*) from candidate.golden_customers").fetchone()[0]
         sources = dict(
@@ -153,7 +153,7 @@ def _golden(warehouse: Path) -> tuple[int, str, int, dict[str, int]]:
 
 def _case_of_throwaway_person(warehouse: Path) -> dict:
     """The throw-away mailbox's case, its customer's golden e-mail, events and risk."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         golden_id, email = con.execute(
             "select golden_customer_id, email from main.golden_customers where "
             "golden_customer_id = (select golden_customer_id from main.customer_source_xref "
@@ -212,7 +212,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     steps["day_1"] = custodian(env, *run, "--date", DAY_1.isoformat())
     steps["after_day_1"] = _golden(warehouse)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         # People (S7 and T7 are person 7) and (person, golden customer) pairs.
         steps["people_day_1"] = con.execute(
             "select count(distinct substr(source_record_id, 2)), "
@@ -242,7 +242,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(config_path, strict)
     steps["refused"] = custodian(env, *run, "--date", DAY_2.isoformat())
     steps["after_refused"] = _golden(warehouse)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         steps["alerts_after_refused"] = con.execute(
             "select partition_date, channel, message from monitoring.alerts "
             "where kind = 'gate_failed'"
@@ -259,7 +259,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     # The lifecycle on this config: a hold, the retention job archiving everyone without
     # activity in the last day of November (all of the shop's customers), a backup.
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         steps["golden_before_purge"] = sorted(
             row[0] for row in con.execute("select golden_customer_id from main.golden_customers")
             .fetchall()
@@ -275,7 +275,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ]  # fmt: skip
     _write(config_path, config)
     steps["purge"] = custodian(env, "purge", "--month", "2026-11", "--config", str(config_path))
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         steps["golden_after_purge"] = sorted(
             row[0] for row in con.execute("select golden_customer_id from main.golden_customers")
             .fetchall()
@@ -302,7 +302,7 @@ def test_day_one_publishes_a_gated_golden_table_of_both_sources(journey: dict) -
     # shipped demo model (this config has trained none) each person is one customer, namesakes
     # are not merged and a ticket joins its shop record.
     assert rows == candidate == 160
-    with duckdb.connect(str(journey["warehouse"]), read_only=True) as con:
+    with open_database(journey["warehouse"], read_only=True) as con:
         gated = {
             row[0]
             for row in con.execute("select distinct asset_key from quality.gate_results").fetchall()
@@ -393,7 +393,7 @@ def test_a_source_removed_from_the_config_is_gone_without_an_error(journey: dict
     result = journey["day_2"]
     _ok(result)
     assert "support" not in result.stdout.split("partitions run")[0]
-    with duckdb.connect(str(journey["warehouse"]), read_only=True) as con:
+    with open_database(journey["warehouse"], read_only=True) as con:
         sources = {
             row[0]
             for row in con.execute(

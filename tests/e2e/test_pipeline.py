@@ -16,7 +16,13 @@ import pytest
 
 from dagster_project.lib.monitoring.detection import detection_quality
 from dagster_project.lib.resolve.evaluation import pairwise_and_bcubed
-from tests.e2e.support import analyst_values_in_clear, custodian, demo_environment
+from tests.e2e.support import (
+    analyst_values_in_clear,
+    custodian,
+    demo_environment,
+    personal_values,
+)
+from tests.support.database import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +34,7 @@ PEOPLE = 2000
 def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
     # Closed by `with`: a read-only handle left open (say, by a failed assertion's traceback)
     # would hold the file lock and make the next command's writes wait.
-    return duckdb.connect(str(root / "warehouse" / "custodian.duckdb"), read_only=True)
+    return open_database(root / "warehouse" / "custodian.duckdb", read_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +222,34 @@ def test_no_value_in_the_analyst_database_is_a_raw_name_phone_email_or_id(demo_r
     assert not found, f"personal values in clear in the analyst database: {found}"
 
 
+def test_database_files_and_temp_files_hold_no_customer_value_in_clear(demo_run) -> None:
+    """R26: the warehouse and the analyst database are encrypted at rest, and no temp or spill
+    file the run left holds a customer's name, phone, e-mail or ID."""
+    root, landing, env, _ = demo_run
+    with _warehouse(root) as con:
+        personal = sorted(personal_values(con, Path(env["CUSTODIAN_CONFIG"])))
+    # A spread of 400 values long enough not to occur by chance in encrypted bytes.
+    long_values = [value for value in personal if len(value.encode("utf-8")) >= 6]
+    sample = long_values[:: max(1, len(long_values) // 400)]
+    needles = [value.encode("utf-8") for value in sample]
+
+    def values_in(paths: list[Path]) -> dict[str, int]:
+        found = {}
+        for path in paths:
+            content = path.read_bytes()
+            found[str(path)] = sum(1 for needle in needles if needle in content)
+        return found
+
+    delivered = [p for p in landing.rglob("*.csv") if "_truth" not in p.parts]
+    # The search sees values where they are in clear: the delivered files.
+    assert sum(values_in(delivered).values()) > len(sample) // 4
+    database_files = sorted((root / "warehouse").glob("*.duckdb*"))
+    assert {"custodian.duckdb", "analytics.duckdb"} <= {p.name for p in database_files}
+    temp_files = [p for p in (root / "tmp").rglob("*") if p.is_file()]
+    leaks = {path: hits for path, hits in values_in(database_files + temp_files).items() if hits}
+    assert leaks == {}
+
+
 def test_every_column_the_models_produce_is_in_the_data_dictionary(demo_run) -> None:
     import yaml
 
@@ -393,7 +427,7 @@ def test_the_current_marketing_consent_is_the_latest_and_withdrawn_hides_contact
     assert sources
     assert sources <= {"crm", "erp_billing", "web_signup", "call_center", "steward"}
     assert not_latest == 0
-    with duckdb.connect(str(root / "warehouse" / "analytics.duckdb"), read_only=True) as con:
+    with open_database(root / "warehouse" / "analytics.duckdb", read_only=True) as con:
         withdrawn, shown = con.execute(
             "select count(*), count(email) + count(mobile_phone_e164) + count(address_line) "
             "from golden_customers where consent_marketing = false"

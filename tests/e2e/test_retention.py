@@ -19,6 +19,7 @@ from dagster_project.lib.privacy.erasure_registry import REGISTRY
 from dagster_project.lib.privacy.retention import apply_retention
 from dagster_project.lib.warehouse import load_extensions
 from tests.e2e.support import custodian, demo_environment
+from tests.support.database import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +43,7 @@ def retained(tmp_path_factory: pytest.TempPathFactory):
     run = custodian(env, "run", "--through", "2026-11-02")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     warehouse = root / "warehouse" / "custodian.duckdb"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         inactive = _inactive(con)
     assert len(inactive) >= 3, "the demo should have customers inactive for 700 days"
     held_id, held_record = inactive[0], _records(warehouse, inactive[0])[0]
@@ -73,7 +74,7 @@ def _inactive(con) -> list[str]:
 
 
 def _records(warehouse: Path, golden_id: str) -> list[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         return [
             row[0]
             for row in con.execute(
@@ -85,7 +86,7 @@ def _records(warehouse: Path, golden_id: str) -> list[str]:
 
 
 def _values(warehouse: Path, golden_id: str) -> set[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         rows = con.execute(
             "select full_name, mobile_phone_e164, email_normalised from "
             "intermediate.int_customer_records where record_key in (select record_key from "
@@ -137,7 +138,7 @@ def test_inactive_customers_leave_the_warehouse_for_the_encrypted_archive(retain
     root, _, warehouse, inactive, held_id, _, values, purge = retained
     assert purge.returncode == 0, purge.stdout[-3000:] + purge.stderr[-3000:]
     moved = [golden_id for golden_id in inactive if golden_id != held_id]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         record_keys = [
             row[0]
             for row in con.execute(
@@ -171,7 +172,7 @@ def test_inactive_customers_leave_the_warehouse_for_the_encrypted_archive(retain
 
 def test_a_held_customer_stays_and_the_log_says_so(retained) -> None:
     _, _, warehouse, _, held_id, held_record, _, _ = retained
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         assert (
             con.execute(
                 "select count(*) from main.golden_customers where golden_customer_id = ?", [held_id]
@@ -200,7 +201,7 @@ def test_running_the_month_again_changes_nothing(retained) -> None:
         before = _archive_counts(con)
     again = custodian(env, "purge", "--month", "2026-11")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         second = con.execute(
             "select policy_name, sum(rows_affected) from privacy.retention_log "
             "where run_id = (select max_by(run_id, applied_at) from privacy.retention_log) "
@@ -227,7 +228,7 @@ def test_the_daily_run_goes_on_after_the_archive_without_bringing_anyone_back(re
     _, env, warehouse, inactive, held_id, *_ = retained
     rerun = custodian(env, "run", "--date", "2026-11-02")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         golden = {
             row[0]
             for row in con.execute(
@@ -260,7 +261,7 @@ def test_a_held_customer_cannot_be_erased_and_an_archived_one_is_erased_from_the
     )
     assert erased.returncode == 0, erased.stdout[-3000:] + erased.stderr[-3000:]
     assert "archive.main.golden_customers" in erased.stdout
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         for keys in ("privacy.archived_customers", "privacy.archived_records"):
             assert (
                 con.execute(
@@ -281,7 +282,7 @@ def test_destruction_spares_what_a_hold_covers_and_a_wrong_key_is_refused(
     # Years later everything archived in November is past its five years, except a customer
     # one of whose records is put under a hold now.
     survivor = next(golden_id for golden_id in inactive if golden_id != held_id)
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         (record,) = con.execute(
             "select min(record_key) from privacy.archived_records where golden_customer_id = ?",
             [survivor],

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import dagster as dg
-import duckdb
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -21,6 +20,7 @@ from dagster_project.defs.monitoring.sensors import daily_job_failure_alert
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.monitoring.alerts import deliver_alerts
 from tests.integration.test_monitoring import DAY, RULES, Warehouse, config_with
+from tests.support.database import open_database
 
 NOW = datetime(2026, 5, 21, 6, 0, tzinfo=UTC)
 
@@ -227,7 +227,7 @@ def test_a_failed_daily_run_is_alerted_through_the_channels(
     assert post["text"].startswith(
         "[Custodian] high job failed\ndaily_customer_pipeline failed for 2026-05-20 (run "
     )
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    with open_database(warehouse_path, read_only=True) as con:
         assert con.execute(
             "select channel, status from monitoring.alerts where kind = 'job_failed' order by 1"
         ).fetchall() == [("log", "sent"), ("webhook", "sent")]

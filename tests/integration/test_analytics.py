@@ -13,7 +13,6 @@ import io
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -26,6 +25,7 @@ from dagster_project.lib.privacy import analytics as analytics_module
 from dagster_project.lib.privacy.access import read_access_log, verify_access_log
 from dagster_project.lib.privacy.analytics import build_analytics_database
 from dagster_project.lib.privacy.masking import MaskingError, pseudonym
+from tests.support.database import open_database
 
 runner = CliRunner()
 PEOPLE = 40
@@ -84,7 +84,7 @@ def _published_marts(path: Path) -> dict[str, list[dict]]:
         (settings.dbt_project_dir() / "models" / "marts" / "_marts__models.yml").read_text("utf-8")
     )
     rows_by_table = {}
-    with duckdb.connect(str(path)) as con:
+    with open_database(path) as con:
         for model in spec["models"]:
             columns = [(c["name"], c["data_type"]) for c in model["columns"]]
             con.execute(
@@ -121,7 +121,7 @@ def _analyst_database(tmp_path_factory: pytest.TempPathFactory):
     warehouse.parent.mkdir()
     rows = _published_marts(warehouse)
     config = load_config(settings.PROJECT_ROOT / "governance.yaml")
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         build = build_analytics_database(
             con, warehouse.parent / "analytics.duckdb", config.analytics, config.masking
         )
@@ -153,7 +153,7 @@ def _sql(*args: str, user: str = "analyst"):
 
 
 def test_every_column_is_stored_masked_by_its_class(analyst_env) -> None:
-    with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
+    with open_database(settings.analytics_path(), read_only=True) as con:
         row = con.execute(
             "select full_name, mobile_phone_e164, email, national_id, date_of_birth_year, city, "
             "province, membership_level, postal_code from golden_customers "
@@ -179,7 +179,7 @@ def test_every_column_is_stored_masked_by_its_class(analyst_env) -> None:
 
 
 def test_join_keys_are_keyed_pseudonyms_that_still_join(analyst_env) -> None:
-    with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
+    with open_database(settings.analytics_path(), read_only=True) as con:
         joined = con.execute(
             "select count(*) from customer_source_xref x "
             "join golden_customers g using (golden_customer_id) "
@@ -197,7 +197,7 @@ def test_a_missing_key_is_a_clear_error(analyst_env, monkeypatch) -> None:
     monkeypatch.delenv("CUSTODIAN_MASKING_SALT")
     config = load_config(settings.PROJECT_ROOT / "governance.yaml")
     with (
-        duckdb.connect(str(settings.warehouse_path()), read_only=True) as con,
+        open_database(settings.warehouse_path(), read_only=True) as con,
         pytest.raises(MaskingError) as error,
     ):
         build_analytics_database(con, root / "analytics.duckdb", config.analytics, config.masking)
@@ -212,7 +212,7 @@ def test_a_build_that_fails_its_check_keeps_yesterdays_database(analyst_env, mon
     before = yesterday.read_bytes()
     # A masking defect: every value stored as it is.
     monkeypatch.setattr(analytics_module, "classified_masker", lambda column, pii: str)
-    with duckdb.connect(str(settings.warehouse_path())) as con:
+    with open_database(settings.warehouse_path()) as con:
         build = build_analytics_database(con, yesterday, AnalyticsConfig(), MaskingConfig())
     assert not build.passed
     failed = {check.name: check.metadata for check in build.checks if not check.passed}
@@ -226,7 +226,7 @@ def test_a_generalisation_naming_no_column_is_refused(analyst_env) -> None:
     root, _ = analyst_env
     config = AnalyticsConfig(generalise={"city": "prefecture"})
     with (
-        duckdb.connect(str(settings.warehouse_path()), read_only=True) as con,
+        open_database(settings.warehouse_path(), read_only=True) as con,
         pytest.raises(analytics_module.AnalyticsError, match="prefecture"),
     ):
         build_analytics_database(con, root / "analytics.duckdb", config, MaskingConfig())
@@ -300,7 +300,7 @@ def test_output_is_literal_and_csv_json_round_trip(analyst_env) -> None:
     for value in ("[true]", "x [/] y", ":x: 😀", "[bold]z[/bold]"):
         assert value in table.stdout
     query = "select golden_customer_id, full_name, source_count from golden_customers order by 1"
-    with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
+    with open_database(settings.analytics_path(), read_only=True) as con:
         expected = [tuple(str(v) for v in row) for row in con.execute(query).fetchall()]
     as_csv = _sql("--format", "csv", query)
     assert as_csv.exit_code == 0
@@ -383,7 +383,7 @@ def test_golden_customers_carry_each_customers_risk_tier(analyst_env) -> None:
     warehouse = root / "warehouse.duckdb"
     warehouse.write_bytes(settings.warehouse_path().read_bytes())
     config = load_config(settings.PROJECT_ROOT / "governance.yaml")
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         ensure_monitoring_tables(con)
         con.execute(
             "insert into monitoring.customer_risk (golden_customer_id, risk_points, risk_tier) "
@@ -393,7 +393,7 @@ def test_golden_customers_carry_each_customers_risk_tier(analyst_env) -> None:
             con, root / "analytics.duckdb", config.analytics, config.masking
         )
     assert build.passed, build.checks
-    with duckdb.connect(str(build.path), read_only=True) as con:
+    with open_database(build.path, read_only=True) as con:
         tiers = dict(
             con.execute("select risk_tier, count(*) from golden_customers group by 1").fetchall()
         )
@@ -414,7 +414,7 @@ def test_golden_customers_carry_each_customers_risk_tier(analyst_env) -> None:
 def test_withdrawn_marketing_consent_leaves_the_contact_fields_empty(analyst_env) -> None:
     # Every other person of the marts has withdrawn consent (consent_marketing false).
     withheld = AnalyticsConfig().withhold_without_marketing_consent
-    with duckdb.connect(str(settings.analytics_path()), read_only=True) as con:
+    with open_database(settings.analytics_path(), read_only=True) as con:
         by_consent = dict(
             con.execute(
                 "select consent_marketing, list(("

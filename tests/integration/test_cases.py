@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from dagster_project import cli
 from dagster_project.cli import cases as cases_commands
 from tests.integration.test_monitoring import DAY, RULES, Warehouse, config_with
+from tests.support.database import open_database
 
 runner = CliRunner()
 
@@ -39,7 +39,7 @@ def cli_as_steward(warehouse: Warehouse, *args: str):
     try:
         return runner.invoke(cli.app, ["cases", *args, "--as", "steward"])
     finally:
-        warehouse.con = duckdb.connect(str(warehouse.path))
+        warehouse.con = open_database(warehouse.path)
 
 
 def case_of(warehouse: Warehouse, golden_id: str) -> str:

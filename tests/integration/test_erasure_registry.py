@@ -20,6 +20,7 @@ from dagster_project.lib.privacy.suppression import (
     suppression_hash,
 )
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 KEY_VARIABLE = "CUSTODIAN_MASKING_SALT"
 
@@ -36,7 +37,7 @@ def keyed(monkeypatch: pytest.MonkeyPatch):
 
 
 def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
+    con = open_database(path)
     con.execute("create schema if not exists ops")
     con.execute("create table main.golden_customers (golden_customer_id varchar, email varchar)")
     con.execute("create table ops.load_log (source_name varchar, status varchar)")
@@ -103,7 +104,7 @@ def test_identifiers_are_standardised_before_hashing() -> None:
 def test_staged_rows_of_erased_people_are_marked(tmp_path: Path, config, keyed) -> None:
     crm = next(source for source in config.sources if source.name == "crm")
     id_column, phone_column = crm.mapping["source_record_id"], crm.mapping["mobile_phone"]
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         con.execute("create schema privacy")
         assert mark_suppressed_rows(con, crm) == 0  # nobody erased yet: nothing read
         # The other mapped identifier columns are there, empty, as in a real delivery.

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from dagster_project import settings
@@ -17,6 +16,7 @@ from dagster_project.config import load_config
 from dagster_project.defs.quality.checks import build_gate_checks
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
 EMAILS_OK = ["zhangsan@qq.com", "lisi@163.com", "wangwu@example.com", "zhaoliu@126.com"]
@@ -102,7 +102,7 @@ def gated(isolated_env: Path):
         result = definitions.resolve_job_def("gated").execute_in_process(
             partition_key=day, raise_on_error=False
         )
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        with open_database(warehouse, read_only=True) as con:
             rows = con.execute(
                 "select check_name, partition_key, severity, success, run_id "
                 "from quality.gate_results order by validated_at, check_name"
@@ -167,7 +167,7 @@ def test_a_critical_failure_blocks_downstream_and_names_the_check(gated) -> None
     assert Path(metadata["data_docs"]).is_file()
     assert ("gx_email__match_regex", day, "critical", False, result.run_id) in rows
     # Whoever is on call is told (monitoring.alerts, every configured channel), without a value.
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with open_database(settings.warehouse_path(), read_only=True) as con:
         alerts = con.execute(
             "select partition_date::varchar, kind, severity, channel, status, message "
             "from monitoring.alerts"
@@ -185,7 +185,7 @@ def test_a_critical_failure_blocks_downstream_and_names_the_check(gated) -> None
 def test_a_warning_failure_alerts_nobody(gated) -> None:
     day = "2026-11-01"
     gated(day, {day: [*EMAILS_OK, None]})
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with open_database(settings.warehouse_path(), read_only=True) as con:
         monitoring = "select 1 from duckdb_tables() where schema_name = 'monitoring'"
         assert con.execute(monitoring).fetchall() == []
 
@@ -221,7 +221,7 @@ def test_a_check_launched_alone_validates_and_records_only_itself(gated, isolate
 
     (evaluation,) = result.get_asset_check_evaluations()
     assert (evaluation.check_name, evaluation.partition) == ("gx_email__not_null", day)
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with open_database(settings.warehouse_path(), read_only=True) as con:
         recorded = con.execute(
             "select check_name from quality.gate_results where run_id = ?", [result.run_id]
         ).fetchall()

@@ -22,6 +22,7 @@ from dagster_project.lib.quality.gates import table_columns, validate_table
 from dagster_project.lib.quality.gx_engine import outcome_for_frame
 from dagster_project.lib.quality.outcomes import GateOutcome
 from dagster_project.lib.quality.suites import GateSuite, SuiteError, parse_suite
+from tests.support.database import open_database
 
 PARAMETERS = {"partition_date": datetime(2026, 11, 1)}
 
@@ -109,7 +110,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[GateOutcome, GateOut
     suite = _suite(EXPECTATIONS)
     by_gx = outcome_for_frame(suite, FRAME, PARAMETERS)
     path = tmp_path_factory.mktemp("sql_engine") / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
+    with open_database(path) as con:
         _people(con, dates_as="date")
         by_sql = validate_table(con, suite, today=PARAMETERS["partition_date"].date())
     return by_gx, by_sql, suite
@@ -118,7 +119,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[GateOutcome, GateOut
 def test_duckdb_answers_every_expectation_of_the_comparison(tmp_path: Path) -> None:
     # Otherwise the comparison below would compare GE with GE.
     suite = _suite(EXPECTATIONS)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         projection = {c: (f'"{c}"', t) for c, t in table_columns(con, "main", "people").items()}
         kinds = sql_engine.column_kinds(con, "main.people", projection)
@@ -201,7 +202,7 @@ def test_a_slice_too_small_for_rates_is_not_judged_by_either_path(tmp_path: Path
         ],
         min_values_for_rates=20,
     )
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         outcome = validate_table(con, suite)
     assert outcome.outcomes == []
@@ -224,7 +225,7 @@ def test_an_expectation_duckdb_does_not_answer_goes_to_great_expectations(
         key_column="person_id",
     )
     docs = tmp_path / "docs"
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         outcome = validate_table(con, suite, data_docs_dir=docs, run_id="mixed")
     by_name = {o.check_name: o for o in outcome.outcomes}
@@ -253,7 +254,7 @@ def test_failing_rows_are_found_by_key_with_their_evidence(tmp_path: Path) -> No
         ],
         key_column="person_id",
     )
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         (item,) = validate_table(con, suite).outcomes
     assert not item.success
@@ -298,7 +299,7 @@ def test_what_duckdb_does_not_answer_is_left_to_great_expectations(
     tmp_path: Path, entry: dict, why: str
 ) -> None:
     (expectation,) = _suite([entry]).expectations
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         projection = {c: (f'"{c}"', t) for c, t in table_columns(con, "main", "people").items()}
         kinds = sql_engine.column_kinds(con, "main.people", projection)
@@ -315,7 +316,7 @@ def test_a_rule_duckdb_cannot_run_is_judged_by_great_expectations(tmp_path: Path
             ),
         ]
     )
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         outcome = validate_table(con, suite)
     by_name = {o.check_name: o for o in outcome.outcomes}
@@ -337,7 +338,7 @@ def test_an_argument_great_expectations_rejects_is_still_a_suite_error(tmp_path:
             )
         ]
     )
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with open_database(tmp_path / "w.duckdb") as con:
         _people(con)
         with pytest.raises(SuiteError, match=r"people\.json.*min_value"):
             validate_table(con, suite, data_docs_dir=tmp_path / "docs")

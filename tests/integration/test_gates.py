@@ -30,6 +30,7 @@ from dagster_project.lib.quality.suites import (
     parse_suite,
 )
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"
 CONFIG = load_config(PROJECT_ROOT / "governance.yaml")
@@ -43,7 +44,7 @@ def _suite(table: str, expectations: list[dict], **settings) -> GateSuite:
 
 
 def _warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con = open_database(tmp_path / "warehouse.duckdb")
     for schema in ("raw", "ops", "quarantine", "intermediate", "quality", "candidate"):
         con.execute(f"create schema if not exists {schema}")
     return con
@@ -492,7 +493,7 @@ def realistic_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run_shipped(path: Path, docs: Path | None = None) -> dict[str, GateOutcome]:
     outcomes = {}
-    with duckdb.connect(str(path)) as con:
+    with open_database(path) as con:
         for suite in discover_suites(EXPECTATIONS, [source.name for source in CONFIG.sources]):
             outcomes["/".join(suite.asset_key)] = validate_table(
                 con,
@@ -521,7 +522,7 @@ def test_thirty_percent_invalid_emails_in_one_source_fail_its_critical_gate(
 ) -> None:
     corrupted = tmp_path / "corrupted.duckdb"
     corrupted.write_bytes(realistic_warehouse.read_bytes())
-    with duckdb.connect(str(corrupted)) as con:
+    with open_database(corrupted) as con:
         con.execute(
             "update intermediate.int_customer_records set email_is_valid = false, "
             "email_invalid_reason = 'no_domain' "

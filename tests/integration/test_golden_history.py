@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dagster_project.lib.history.golden import record_golden_changes
 from dagster_project.lib.history.schema import ensure_history_tables
+from tests.support.database import open_database
 
 DAY_1, DAY_2, DAY_3 = date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)
 AT = datetime(2026, 5, 9, tzinfo=UTC)
@@ -18,7 +18,7 @@ AT = datetime(2026, 5, 9, tzinfo=UTC)
 
 @pytest.fixture
 def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection = open_database(tmp_path / "w.duckdb")
     connection.execute("create schema er")
     connection.execute(
         "create table main.golden_customers (golden_customer_id varchar, full_name varchar, "

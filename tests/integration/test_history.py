@@ -13,7 +13,6 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -30,6 +29,7 @@ from dagster_project.lib.transform.dbt_project import (
 )
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
 from dagster_project.lib.warehouse import connect
+from tests.support.database import open_database
 
 DAY_1, DAY_2, DAY_3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 APPLIED_AT = datetime(2026, 3, 9, tzinfo=UTC)
@@ -78,7 +78,7 @@ class Deliveries:
             # The staging views of both sources, built once per module (dbt takes ~12 s), over
             # raw tables emptied for this test.
             shutil.copy(template, self.warehouse)
-            with duckdb.connect(str(self.warehouse)) as con:
+            with open_database(self.warehouse) as con:
                 for table in ("raw.shop__customers", "raw.feed__customers", "ops.load_log"):
                     con.execute(f"delete from {table}")
             self._staging_built = True
@@ -119,7 +119,7 @@ class Deliveries:
             )
 
     def rows(self, sql: str, params: list | None = None) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+        with open_database(self.warehouse, read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
 
 
@@ -448,6 +448,7 @@ print("applying", flush=True)
 apply_day(con, load_config(config_path), date.fromisoformat(day),
           dbt_project_dir=settings.dbt_project_dir(), run_id="run-" + day,
           recorded_at=datetime(2026, 3, 9, tzinfo=UTC))
+print("committed", flush=True)
 con.close()
 print("done", flush=True)
 """
@@ -468,7 +469,7 @@ def test_a_day_killed_while_applied_then_re_run_equals_an_uninterrupted_one(
         f"K{n},Kunde Nummer {n},k{n}@example.de,0151 {n:07d},{'Köln' if n % 3 == 0 else 'Bonn'}"
         for n in range(1_000, people + 1_000) if n < people - 1_000 or n >= people
     ])  # fmt: skip
-    # Same file name: the staging views name the warehouse's catalog, which is the file's stem.
+    # Two copies of the day-one warehouse: one to kill, one to run uninterrupted.
     killed = tmp_path / "killed" / shop.warehouse.name
     uninterrupted = tmp_path / "uninterrupted" / shop.warehouse.name
     killed.parent.mkdir()
@@ -484,21 +485,24 @@ def test_a_day_killed_while_applied_then_re_run_equals_an_uninterrupted_one(
         )  # fmt: skip
 
     child = start(uninterrupted)
+    assert child.stdout.readline().strip() == "applying"
     began = time.monotonic()
+    assert child.stdout.readline().strip() == "committed"
+    apply_seconds = time.monotonic() - began
     out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err[-3000:]
     assert "done" in out, out
-    full_seconds = time.monotonic() - began
 
     child = start(killed)
     assert child.stdout.readline().strip() == "applying"
-    # Half-way through the apply as the uninterrupted one took (its connect and imports were
-    # before "applying").
-    time.sleep(max(0.5, full_seconds / 3))
+    # Half-way through the apply as the uninterrupted one took, from "applying" to its commit
+    # (closing the file afterwards, a checkpoint, takes as long again and must not count).
+    time.sleep(max(0.2, apply_seconds / 2))
     assert child.poll() is None, "the apply finished before it could be killed; make it bigger"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
-    with duckdb.connect(str(killed), read_only=True) as con:
+    assert "committed" not in child.stdout.read(), "killed after the commit; make it bigger"
+    with open_database(killed, read_only=True) as con:
         # Killed before its commit: nothing of the day is in history.
         assert con.execute(
             "select count(*) from history.applied_days where partition_date = ?", [DAY_2]

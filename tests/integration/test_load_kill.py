@@ -17,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 from dagster_project.config import SourceConfig
+from tests.support.database import open_database
 
 ROWS = 300_000
 DAY = "2026-11-01"
@@ -83,7 +82,7 @@ def _finish(child: subprocess.Popen[str]) -> float:
 
 
 def _state(database: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_database(database, read_only=True)
     try:
         columns = [
             row[0]
@@ -133,7 +132,7 @@ def test_a_load_killed_midway_leaves_nothing_half_written_and_reruns_identically
 
     # Whatever the kill left behind, it is not a partition: no rows, no load-log row.
     if victim_db.exists():
-        con = duckdb.connect(str(victim_db))
+        con = open_database(victim_db)
         try:
             tables = {
                 row[0]

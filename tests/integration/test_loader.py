@@ -610,8 +610,9 @@ def test_locked_warehouse_gives_a_clear_error(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time\n"
-            f"con = duckdb.connect({str(path)!r})\n"
+            "import time\n"
+            "from dagster_project.lib.warehouse import connect\n"
+            f"con = connect({str(path)!r})\n"
             "print('ready', flush=True)\n"
             "time.sleep(3)\n",
         ],

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 import yaml
 
@@ -23,6 +22,7 @@ from dagster_project.defs.monitoring.assets import build_monitoring_assets
 from dagster_project.defs.quality.checks import build_gate_checks
 from dagster_project.defs.resources import GovernanceResource, WarehouseResource
 from dagster_project.lib.monitoring.events import monitor_day
+from tests.support.database import open_database
 
 DAY = date(2026, 5, 20)
 AT = datetime(2026, 5, 21, tzinfo=UTC)
@@ -79,7 +79,7 @@ class Warehouse:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.con = duckdb.connect(str(path))
+        self.con = open_database(path)
         self.con.execute("""
             create schema intermediate; create schema history;
             create table intermediate.int_customer_records (
@@ -404,7 +404,7 @@ def test_the_monitoring_assets_run_in_dagster_gated_by_their_suites(
     assert all(e.passed for e in evaluations)
     (events_materialization,) = result.asset_materializations_for_node("monitoring")[:1]
     assert events_materialization.metadata["events_opened"].value == 1
-    warehouse.con = duckdb.connect(str(warehouse.path))
+    warehouse.con = open_database(warehouse.path)
 
 
 def test_changes_count_per_record_unless_the_rule_counts_per_customer(

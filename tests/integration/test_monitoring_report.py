@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from dagster_project.config import GovernanceConfig
@@ -20,6 +19,7 @@ from dagster_project.lib.monitoring.cases import resolve_case
 from dagster_project.lib.monitoring.report import MonitoringReport, write_monitoring_report
 from tests.integration.test_monitoring import DAY, RULES, Warehouse, config_with
 from tests.support.browser import rendered_dom, screenshot
+from tests.support.database import open_database
 
 # The top customer's personal values: none may appear in the report, whole or in part.
 RAW_NAME = "Anna Jansen"
@@ -170,7 +170,7 @@ def test_a_config_with_no_rules_on_an_empty_warehouse_still_writes_a_report(
     tmp_path: Path,
 ) -> None:
     config = config_with(tmp_path, [])
-    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    con = open_database(tmp_path / "empty.duckdb")
     try:
         report = write_monitoring_report(con, config, DAY, tmp_path / "reports")
     finally:
@@ -209,7 +209,7 @@ def test_the_dagster_asset_attaches_the_report(
             "governance": GovernanceResource(config_path=str(tmp_path / "governance.yaml")),
         },
     )
-    warehouse.con = duckdb.connect(str(warehouse.path))
+    warehouse.con = open_database(warehouse.path)
     assert result.success
     (risk,) = [
         m

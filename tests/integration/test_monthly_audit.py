@@ -11,12 +11,13 @@ import duckdb
 import pytest
 
 from dagster_project.lib.audit.monthly import run_monthly_audit
+from tests.support.database import open_database
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 12, 1))
 
 
 def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
+    con = open_database(path)
     con.execute("create schema intermediate; create schema audit")
     con.execute(
         """

@@ -21,6 +21,7 @@ from dagster_project.lib.resolve.splink_model import (
     predict_pairs,
 )
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 MATCHING = load_config(PROJECT_ROOT / "governance.yaml").matching
 MODEL = PROJECT_ROOT / MATCHING.model_path
@@ -133,7 +134,7 @@ def write_records(con: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
 
 @pytest.fixture
 def warehouse(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = open_database(tmp_path / "w.duckdb")
     write_records(con, RECORDS + FILLER)
     yield con
     con.close()
@@ -346,7 +347,7 @@ def test_an_incremental_run_scores_only_new_and_changed_records_and_links_as_a_f
     COLUMNS["version_valid_from"] = "date"
     try:
         first = [{**record, "version_valid_from": day_1} for record in RECORDS + FILLER]
-        incremental = duckdb.connect(str(tmp_path / "incremental.duckdb"))
+        incremental = open_database(tmp_path / "incremental.duckdb")
         write_records(incremental, first)
         assert resolve(incremental, rescore_all_above=0.2).scoring_mode == "full"  # the first run
         # Day 2: John Smith's second record arrives, the sister's CRM record gets a new mobile,
@@ -364,8 +365,8 @@ def test_an_incremental_run_scores_only_new_and_changed_records_and_links_as_a_f
         write_records(incremental, second)
         incremental.close()
         shutil.copy(tmp_path / "incremental.duckdb", tmp_path / "full.duckdb")
-        incremental = duckdb.connect(str(tmp_path / "incremental.duckdb"))
-        full = duckdb.connect(str(tmp_path / "full.duckdb"))
+        incremental = open_database(tmp_path / "incremental.duckdb")
+        full = open_database(tmp_path / "full.duckdb")
 
         result = resolve(incremental, run=2, rescore_all_above=0.2)
         assert result.scoring_mode == "incremental", result.scoring_reason

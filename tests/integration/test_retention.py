@@ -18,8 +18,9 @@ from dagster_project.lib.ingest.loader import QUARANTINE_DDL
 from dagster_project.lib.privacy.archive import ArchiveKeyError
 from dagster_project.lib.privacy.legal_holds import HOLDS_DDL, LegalHoldError, place_hold
 from dagster_project.lib.privacy.retention import apply_retention
-from dagster_project.lib.warehouse import attach_encrypted
+from dagster_project.lib.warehouse import attach
 from dagster_project.settings import PROJECT_ROOT
+from tests.support.database import open_database
 
 AS_OF = date(2026, 11, 30)
 POLICIES = [
@@ -38,7 +39,7 @@ def _config(policies: list[RetentionPolicy] = POLICIES) -> GovernanceConfig:
 
 
 def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
+    con = open_database(path)
     for schema in ("quarantine", "raw", "privacy", "history"):
         con.execute(f"create schema {schema}")
     con.execute(QUARANTINE_DDL)
@@ -154,7 +155,7 @@ def test_running_the_same_month_again_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_layer_without_tables_yet_is_logged_not_failed(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    con = open_database(tmp_path / "empty.duckdb")
     con.execute("create schema privacy")
     outcomes = _apply(con, "m1", tmp_path)
     assert outcomes["quarantine_rows"].rows == 0
@@ -169,7 +170,7 @@ def test_holds_are_placed_listed_and_released_from_the_command_line(isolated_env
 
     warehouse = isolated_env / "warehouse" / "custodian.duckdb"
     warehouse.parent.mkdir()
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         con.execute(
             "create table main.customer_source_xref as "
             "select 'G1' as golden_customer_id, 'crm:C1' as record_key"
@@ -217,7 +218,7 @@ def test_the_shipped_policies_archive_old_raw_days_and_need_the_key_for_it(
     assert outcomes["raw_extracts"].outcome == "archived"
     assert _raw_ids(con) == ["CRM003", "CRM004"]
     archived = duckdb.connect()
-    attach_encrypted(archived, tmp_path / "archive.duckdb", "archive", "test-key", read_only=True)
+    attach(archived, tmp_path / "archive.duckdb", "archive", "test-key", read_only=True)
     assert archived.execute(
         "select customer_no, _archived_on from archive.raw.crm__customers order by 1"
     ).fetchall() == [("CRM001", AS_OF), ("CRM002", AS_OF)]

@@ -21,6 +21,7 @@ from dagster_project.lib.resolve.review import (
     pair_constraints,
     refresh_review_queue,
 )
+from tests.support.database import open_database
 
 runner = CliRunner()
 
@@ -71,7 +72,7 @@ def warehouse(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(review_commands, "console", Console(width=220))
     path = isolated_env / "warehouse" / "custodian.duckdb"
     path.parent.mkdir(parents=True)
-    con = duckdb.connect(str(path))
+    con = open_database(path)
     con.execute("create schema intermediate; create schema er")
     con.execute(
         """
@@ -97,7 +98,7 @@ def warehouse(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _queue(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_database(path, read_only=True) as con:
         rows = con.execute(
             "select record_key_l, record_key_r, pair_id, status from er.review_queue"
         ).fetchall()
@@ -112,7 +113,7 @@ def test_queue_holds_band_pairs_with_stable_ids_and_follows_the_scores(warehouse
     assert pair_id.startswith("RP")
     assert len(pair_id) == 16
 
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     # Next run: crm:1/web:3 is auto-linked now (withdrawn); the other pair is rescored with
     # its keys in the other order and keeps its ID.
     _predictions(
@@ -189,7 +190,7 @@ def test_decide_appends_and_decisions_become_constraints_and_labels(warehouse: P
     )
     assert third.exit_code == 0, third.output
 
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     decisions = con.execute(
         "select pair_id, is_match, decided_by from er.review_decisions order by decision_id"
     ).fetchall()
@@ -301,7 +302,7 @@ def test_corrections_are_validated_standardised_and_latest_wins(warehouse: Path)
     assert "13800138000" not in ok.output
     assert correct("email", " ZhangSan@QQ.com ").exit_code == 0
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         latest = latest_corrections(con).order("field").fetchall()
         assert con.execute("select count(*) from er.steward_corrections").fetchone()[0] == 3
     assert [(row[0], row[1], row[2]) for row in latest] == [
@@ -311,7 +312,7 @@ def test_corrections_are_validated_standardised_and_latest_wins(warehouse: Path)
 
 
 def test_constraints_are_empty_before_any_decision(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = open_database(tmp_path / "w.duckdb")
     must, cannot = pair_constraints(con)
     assert must.num_rows == cannot.num_rows == 0
     assert must.schema == pa.schema([("record_key_l", pa.string()), ("record_key_r", pa.string())])
@@ -321,7 +322,7 @@ def test_constraints_are_empty_before_any_decision(tmp_path: Path) -> None:
 
 
 def test_decide_by_record_keys_splits_an_auto_linked_pair(warehouse: Path) -> None:
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     con.execute(
         "create table er.record_clusters as select record_key, 'GC0001' as golden_customer_id "
         "from intermediate.int_customer_records"
@@ -336,7 +337,7 @@ def test_decide_by_record_keys_splits_an_auto_linked_pair(warehouse: Path) -> No
     assert split.exit_code == 0, split.output
     assert "erp_billing:9 / web_signup:3" in split.output
 
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     _must, cannot = pair_constraints(con)
     assert cannot.to_pylist() == [{"record_key_l": "erp_billing:9", "record_key_r": "web_signup:3"}]
     pairs = con.execute(
@@ -366,7 +367,7 @@ def test_decide_by_record_keys_splits_an_auto_linked_pair(warehouse: Path) -> No
 
 
 def test_queue_says_which_pairs_the_name_guard_sent(warehouse: Path) -> None:
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     # A queue from before the flag was kept: readable as it is, the next refresh adds the column.
     con.execute("alter table er.review_queue drop column has_name_conflict")
     con.close()
@@ -374,7 +375,7 @@ def test_queue_says_which_pairs_the_name_guard_sent(warehouse: Path) -> None:
     assert before.exit_code == 0, before.output
     assert "—" in before.output
     assert "in band" not in before.output
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     _predictions(con, BAND)
     con.execute("alter table er.pairwise_predictions add column has_name_conflict boolean")
     con.execute(

@@ -25,6 +25,7 @@ from dagster_project.lib.transform.dbt_project import (
     dbt_project_for,
 )
 from dagster_project.lib.transform.dbt_vars import dbt_vars_arg
+from tests.support.database import open_database
 
 MODELS = settings.dbt_project_dir() / "models"
 
@@ -76,13 +77,13 @@ def _dbt_run(warehouse: Path, tmp_path: Path, config_path: Path | None = None) -
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         publish(con, ["golden_customers", "golden_field_lineage"], run_id="t", partition_key=None)
 
 
 def _build(path: Path, records: list[dict], cluster_of: dict[str, str]) -> None:
     """A warehouse holding `records` resolved into the clusters `cluster_of` names."""
-    with duckdb.connect(str(path)) as con:
+    with open_database(path) as con:
         con.execute("create schema intermediate; create schema er; create schema candidate")
         con.execute("create schema ops")
         _create_from_dictionary(
@@ -119,7 +120,7 @@ def warehouse(tmp_path: Path) -> Path:
 
 
 def _golden(path: Path) -> dict:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_database(path, read_only=True) as con:
         cursor = con.execute("select * from main.golden_customers")
         names = [column[0] for column in cursor.description]
         (row,) = cursor.fetchall()
@@ -152,7 +153,7 @@ def test_rules_address_as_a_unit_and_a_correction_that_wins(warehouse: Path, tmp
     assert golden["lifecycle_stage"] == "active"
     assert golden["first_seen_date"].isoformat() == "2026-06-01"
 
-    with duckdb.connect(str(warehouse)) as con:
+    with open_database(warehouse) as con:
         record_correction(
             con, golden_customer_id=golden["golden_customer_id"], field="email",
             value=" ZhangSan@Example.ORG ", corrected_by="steward.li", note="confirmed by phone",
@@ -176,7 +177,7 @@ def _config_with_rules(tmp_path: Path, **fields: str) -> Path:
 
 def _golden_by_member(path: Path) -> dict[str, dict]:
     """Each golden customer's row, under every record key that belongs to it."""
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_database(path, read_only=True) as con:
         cursor = con.execute(
             "select x.record_key, g.* from main.golden_customers g "
             "join candidate.customer_source_xref x using (golden_customer_id)"

@@ -7,18 +7,18 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from dagster_project.lib.resolve.splink_model import load_model, model_parameter_problems
 from dagster_project.lib.resolve.training import CHARTS, mask_pair_values, train_and_report
 from tests.integration.test_resolution import FILLER, RECORDS, write_records
+from tests.support.database import open_database
 
 RAW_VALUES = ("13800138000", "zhangsan@qq.com", "11010119900503123X", "长安街1号")
 
 
 def test_training_saves_a_loadable_model_and_masked_offline_charts(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = open_database(tmp_path / "w.duckdb")
     write_records(con, RECORDS + FILLER)
     model_path = tmp_path / "model" / "customer_model.json"
     outcome = train_and_report(

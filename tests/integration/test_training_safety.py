@@ -42,6 +42,7 @@ from dagster_project.lib.resolve.splink_model import (
 from dagster_project.lib.resolve.training import TrainingOutcome, train_and_report
 from dagster_project.settings import PROJECT_ROOT
 from tests.integration.test_resolution import FILLER, RECORDS, write_records
+from tests.support.database import open_database
 
 runner = CliRunner()
 SOURCE_RELATION = "intermediate.int_customer_records"
@@ -252,7 +253,7 @@ def names_places_and_employers(people: int = 500, seed: int = 11) -> list[dict]:
 
 
 def train(tmp_path: Path, records: list[dict], **options) -> TrainingOutcome:
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = open_database(tmp_path / "w.duckdb")
     try:
         write_customer_records(con, records)
         return train_and_report(
@@ -282,7 +283,7 @@ def train_with_labels(
             "is_match": [True] * len(matches) + [False] * len(strangers),
         }
     )
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = open_database(tmp_path / "w.duckdb")
     try:
         write_customer_records(con, records)
         return train_and_report(
@@ -311,7 +312,7 @@ def new_deployment(tmp_path: Path, records: list[dict], **gates: dict) -> Path:
     path = tmp_path / "governance.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     (tmp_path / "warehouse").mkdir()
-    con = duckdb.connect(str(tmp_path / "warehouse" / "custodian.duckdb"))
+    con = open_database(tmp_path / "warehouse" / "custodian.duckdb")
     try:
         write_customer_records(con, records)
     finally:
@@ -374,7 +375,7 @@ def test_a_customer_s_own_copies_do_not_make_her_name_look_common(tmp_path: Path
     # Her 150 records are one customer: the golden gate's bound is raised for her, as a user
     # with such customers does (README, "Gates that fit your data").
     outcome = train(tmp_path, records, max_cluster_size=200)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    con = open_database(tmp_path / "w.duckdb", read_only=True)
     try:
         match_input = con.execute(match_input_sql(SOURCE_RELATION)).to_arrow_table()
     finally:
@@ -582,7 +583,7 @@ def test_a_new_config_without_a_trained_model_runs_with_the_shipped_one_and_says
     tmp_path: Path,
 ) -> None:
     config = new_deployment(tmp_path, [])
-    con = duckdb.connect(str(tmp_path / "warehouse" / "custodian.duckdb"))
+    con = open_database(tmp_path / "warehouse" / "custodian.duckdb")
     write_records(con, RECORDS + FILLER)
     con.close()
     configured = tmp_path / "models" / "customer_model.json"

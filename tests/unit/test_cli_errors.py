@@ -95,6 +95,7 @@ COMMANDS_READING_CONFIG = {
     "hold list": ["hold", "list"],
     "backup": ["backup"],
     "restore": ["restore", "20261201T000000-abcdef"],
+    "encrypt": ["encrypt"],
 }  # fmt: skip
 # Commands that read no governance config: init writes one, demo-data writes landing files.
 COMMANDS_WITHOUT_CONFIG = {"init", "demo-data"}

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from dagster_project.lib.resolve.ledger import LedgerInputError, LedgerResult, assign_golden_ids
+from tests.support.database import open_database
 
 DAY_ONE = datetime(2026, 1, 1, 2, 0)
 
@@ -26,7 +27,7 @@ def anchor_id(key: str) -> str:
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
+    con = open_database(path)
     con.execute("create schema if not exists er")
     return con
 
@@ -226,7 +227,13 @@ def test_a_transaction_owned_by_the_caller_is_left_to_the_caller(con) -> None:
         con, pa.table({"record_key": ["a", "b"], "cluster_id": ["1", "2"]}),
         run_id="run-3", recorded_at=DAY_ONE,
     )  # fmt: skip
-    assert con.cursor().execute("select count(*) from er.golden_ids").fetchone()[0] == 2
+    other = con.cursor()
+    other.execute(f"use {current_catalog(con)}")
+    assert other.execute("select count(*) from er.golden_ids").fetchone()[0] == 2
+
+
+def current_catalog(con) -> str:
+    return con.execute("select current_database()").fetchone()[0]
 
 
 def test_bad_input_is_refused_before_anything_is_written(con) -> None:

@@ -41,8 +41,8 @@ from dagster_project.lib.privacy.masking import (
     pseudonym_key,
 )
 from dagster_project.lib.publish import PUBLISHED_SCHEMA
+from dagster_project.lib.warehouse import attach, encryption_key, table_exists
 from dagster_project.lib.warehouse import quote_identifier as _quote
-from dagster_project.lib.warehouse import table_exists
 
 ATTACHED = "analytics"
 # HMAC-SHA256 of the value under the key's pads (temp table _hmac_key), first 16 hex digits:
@@ -394,7 +394,8 @@ def build_analytics_database(
         "create or replace temp table _hmac_key as select ?::blob as ipad, ?::blob as opad",
         [inner, outer],
     )
-    con.execute(f"attach '{building}' as {ATTACHED}")
+    # Encrypted like the warehouse, with the same key (R26).
+    attach(con, building, ATTACHED, encryption_key())
     step_seconds: dict[str, float] = {}
     try:
         for table, table_treatments in treatments.items():

@@ -22,7 +22,6 @@ names (DuckDB's AES, crypto from the httpfs extension the registry package ships
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -41,12 +40,16 @@ from dagster_project.lib.privacy.erasure import (
 )
 from dagster_project.lib.privacy.erasure_registry import tables_to_erase
 from dagster_project.lib.warehouse import (
+    KEY_ENV,
     EncryptedFileError,
-    attach_encrypted,
+    attach,
     quote_identifier,
     table_columns,
     table_exists,
     transaction,
+)
+from dagster_project.lib.warehouse import (
+    encryption_key as warehouse_key,
 )
 
 ALIAS = "archive"
@@ -69,15 +72,12 @@ def archive_path(warehouse: Path, config: GovernanceConfig) -> Path:
     return Path(warehouse).parent / config.retention.archive_file
 
 
-def encryption_key(config: GovernanceConfig) -> str:
-    variable = config.encryption.key_env
-    key = os.environ.get(variable, "").strip()
-    if not key:
-        raise ArchiveKeyError(
-            f"the archive database is encrypted and ${variable} is not set: set it to the "
-            "archive's key (`make demo` writes a demo key to .custodian/encryption.key)"
-        )
-    return key
+def encryption_key() -> str:
+    """The archive's key: the one every platform database file is encrypted with."""
+    try:
+        return warehouse_key()
+    except EncryptedFileError as exc:
+        raise ArchiveKeyError(str(exc)) from None
 
 
 @contextmanager
@@ -86,16 +86,15 @@ def attached_archive(
     path: Path,
     key: str,
     *,
-    variable: str,
     read_only: bool = False,
 ) -> Iterator[str]:
     """Attach the encrypted archive as `archive` (created on first use); detach afterwards."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        attach_encrypted(con, path, ALIAS, key, read_only=read_only)
+        attach(con, path, ALIAS, key, read_only=read_only)
     except EncryptedFileError as exc:
         raise ArchiveKeyError(
-            f"{exc}. Is ${variable} the key the archive was written with?"
+            f"{exc}. Is ${KEY_ENV} the key the archive was written with?"
         ) from None
     try:
         yield ALIAS

@@ -12,9 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
-
-from dagster_project.lib.warehouse import attach_encrypted
+from dagster_project.lib.warehouse import (
+    EncryptedFileError,
+    attach,
+    connect,
+    encryption_key,
+    scratch_connection,
+)
 
 
 def files_holding(root: Path, values: set[str], skip: set[Path]) -> list[Path]:
@@ -43,7 +47,7 @@ def compact_database(path: Path, values: set[str]) -> str:
     means a rewrite (COPY FROM DATABASE into a new file, then an atomic rename). Needs the only
     connection to the file. Returns what was done, for the completion record.
     """
-    with duckdb.connect(str(path)) as con:
+    with connect(path) as con:
         con.execute("checkpoint")
         (free_blocks,) = con.execute("select free_blocks from pragma_database_size()").fetchone()
     if not free_blocks and not file_holds_any(path, values):
@@ -55,20 +59,19 @@ def compact_database(path: Path, values: set[str]) -> str:
     return "rewritten"
 
 
-def rewrite_database(path: Path, key: str | None = None) -> None:
-    """Copy the database into a new file (encrypted with `key` when given, as the old one was)
-    and rename it over the old one atomically: deleted rows leave no free block behind.
-    Needs the only connection to the file."""
+def rewrite_database(path: Path, key: str | None = None, *, source_key: str | None = None) -> None:
+    """Copy the database into a new file encrypted with `key` (default: the platform's key) and
+    rename it over the old one atomically: deleted rows leave no free block behind. The old file
+    is read with `source_key` (default: `key`; "" for a file written without encryption, which
+    is how `custodian encrypt` encrypts one). Needs the only connection to the file."""
+    key = encryption_key() if key is None else key
+    source_key = key if source_key is None else source_key
     rewritten = path.with_name(path.name + ".compacting")
     for stale in (rewritten, rewritten.with_name(rewritten.name + ".wal")):
         stale.unlink(missing_ok=True)
-    with duckdb.connect() as con:
-        if key is None:
-            con.execute(f"attach '{path}' as rewrite_source (read_only)")
-            con.execute(f"attach '{rewritten}' as rewrite_target")
-        else:
-            attach_encrypted(con, path, "rewrite_source", key, read_only=True)
-            attach_encrypted(con, rewritten, "rewrite_target", key)
+    with scratch_connection(path.with_name(path.name + ".tmp")) as con:
+        attach(con, path, "rewrite_source", source_key, read_only=True)
+        attach(con, rewritten, "rewrite_target", key)
         con.execute("copy from database rewrite_source to rewrite_target")
         con.execute("detach rewrite_source")
         con.execute("checkpoint rewrite_target")
@@ -76,3 +79,21 @@ def rewrite_database(path: Path, key: str | None = None) -> None:
     with rewritten.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(rewritten, path)
+
+
+def encrypt_in_place(path: Path, key: str) -> bool:
+    """Encrypt a database file written without encryption (by a version before encryption at
+    rest) with `key`; False when it already opens with that key. Needs the only connection."""
+    with scratch_connection(path.with_name(path.name + ".tmp")) as con:
+        try:
+            attach(con, path, "probe", key, read_only=True)
+            return False
+        except EncryptedFileError as exc:
+            if "without encryption" not in str(exc):
+                raise
+        # Checkpoint the plain file first: a WAL left beside it would be replayed onto the new one.
+        attach(con, path, "plain", "")
+        con.execute("checkpoint plain")
+        con.execute("detach plain")
+    rewrite_database(path, key, source_key="")
+    return True

@@ -80,8 +80,8 @@ def apply_retention(
         uses_archive = False  # nothing to archive yet: the key is not needed
     outcomes: list[PolicyOutcome] = []
     if uses_archive:
-        key = archive.encryption_key(config)
-        with archive.attached_archive(con, path, key, variable=config.encryption.key_env):
+        key = archive.encryption_key()
+        with archive.attached_archive(con, path, key):
             outcomes = _apply_all(con, config, policies, as_of, run_id)
         destroying = {p.name for p in policies if p.applies_to == "archive"}
         if any(o.rows for o in outcomes if o.policy in destroying):

@@ -2,9 +2,9 @@
 
 `custodian sql` runs what a person types. DuckDB can read any file the process can (`read_csv`,
 `'/etc/passwd'`, ATTACH), write files (COPY, EXPORT DATABASE) and load code (INSTALL, LOAD);
-here the connection is opened read-only with external access disabled and its configuration
-locked, so none of that is possible whatever the query, and the statement must be a single
-SELECT (WITH ... SELECT, a VALUES list and EXPLAIN are SELECTs too) before it runs.
+here the (decrypted) file is attached read-only, then external access is disabled and the
+configuration locked, so none of that is possible whatever the query, and the statement must be
+a single SELECT (WITH ... SELECT, a VALUES list and EXPLAIN are SELECTs too) before it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.lib.warehouse import LOCK_MESSAGE
+from dagster_project.lib.warehouse import WarehouseLockedError, connect
 
 SANDBOX_SETTINGS = {
     "enable_external_access": False,
@@ -69,13 +69,15 @@ def sandboxed_connection(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     try:
-        return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_SETTINGS))
-    except duckdb.IOException as exc:
-        if LOCK_MESSAGE.search(str(exc)):
-            raise RuntimeError(
-                f"{path} is locked by a process writing it (a daily run): retry when it ends"
-            ) from None
-        raise
+        con = connect(path, read_only=True, timeout=0, shared=False)
+    except WarehouseLockedError:
+        raise RuntimeError(
+            f"{path} is locked by a process writing it (a daily run): retry when it ends"
+        ) from None
+    # Set after the file is attached (it needs file access to open) and before any query.
+    for name, value in SANDBOX_SETTINGS.items():
+        con.execute(f"set {name} = {value}")
+    return con
 
 
 def run_query(path: Path, query: str, limit: int | None) -> QueryResult:

@@ -31,6 +31,7 @@ from dagster_project.lib.resolve.splink_model import (
     comparison_columns,
     splink_linker,
 )
+from dagster_project.lib.warehouse import scratch_connection
 
 # Fewer positive steward labels than this and m estimated from labels would be noisier than
 # the EM estimate it replaces.
@@ -250,7 +251,7 @@ def _populated_columns_and_prior(
     """The populated match columns, and the prior from the first deterministic rule set that
     finds pairs on them (counted exactly as Splink's estimate does, before the model exists:
     Splink sets a prior of 0 when its rules find nothing)."""
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         con.register("records", records.select(list(MATCH_COLUMNS)))
         count = records.num_rows

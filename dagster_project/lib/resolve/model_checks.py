@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +38,7 @@ from dagster_project.lib.resolve.splink_model import (
     predict_pairs,
     save_model,
 )
+from dagster_project.lib.warehouse import scratch_connection
 
 # The demo's model, committed with the code: the fallback for a config without its own.
 SHIPPED_MODEL_PATH = Path(__file__).parent / "model" / "customer_model.json"
@@ -226,7 +226,7 @@ def model_for_run(configured: Path) -> tuple[Path, str | None]:
 def _sample(records: pa.Table, size: int, seed: int) -> pa.Table:
     if records.num_rows <= size:
         return records
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         con.register("records", records)
         return con.execute(
@@ -242,7 +242,7 @@ def _deterministic_pairs(
     """Pairs agreeing on any rule, summed per rule (an upper bound: only > 0 matters)."""
     if not rules:
         return 0
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         con.register("sample", sample)
         return sum(

@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +42,7 @@ from dagster_project.lib.resolve.comparisons import (
     NAME_CONFLICT_SQL,
     NAME_PARTS_DISAGREE_MACRO,
 )
+from dagster_project.lib.warehouse import scratch_connection
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +204,8 @@ def splink_linker(
     pairs with at least one of these records are scored; blocking keys, windows and value
     frequencies are still those of all the records, as in a run that scores every pair.
     """
-    con = duckdb.connect()
-    # At 1M records Splink's joins spill; an in-memory database spills to ./.tmp by default,
-    # which would be the repository or wherever the job was started.
-    con.execute("set temp_directory = ?", [str(Path(tempfile.gettempdir()) / "custodian_splink")])
+    # At 1M records Splink's joins spill: into an encrypted spill folder, not ./.tmp.
+    con = scratch_connection()
     try:
         con.register("_records", records.select(list(MATCH_COLUMNS)))
         changed = "false"

@@ -12,6 +12,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
+from dagster_project.lib import warehouse
 from dagster_project.lib.standardise.addresses import AddressResult, standardise_address
 from dagster_project.lib.standardise.countries import to_iso_country
 from dagster_project.lib.standardise.emails import EmailResult, standardise_email
@@ -54,8 +55,23 @@ def register_udfs(conn: DuckDBPyConnection) -> dict[str, vectorised.DistinctCach
 
 
 class Plugin(BasePlugin):
+    """Also opens the warehouse for dbt: dbt-duckdb configures plugins before its own ATTACH,
+    so the file is attached here through `lib.warehouse` (decrypted with the platform's key,
+    spills encrypted) and the profile's `ATTACH IF NOT EXISTS` of the same alias does nothing.
+    The key never appears in profiles.yml or in dbt's logs."""
+
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.config = plugin_config
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        attached = {
+            name
+            for (name,) in conn.execute("select database_name from duckdb_databases()").fetchall()
+        }
+        if warehouse.CATALOG not in attached:
+            warehouse.attach_as_default(conn, self.config["warehouse"])
         register_udfs(conn)
+
+    def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
+        # A cursor starts on the in-memory catalog; SQL that names no catalog means the warehouse.
+        cursor.execute(f"use {warehouse.CATALOG}")
