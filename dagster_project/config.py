@@ -543,6 +543,18 @@ class RetentionConfig(_Strict):
         return value
 
 
+class ErasureConfig(_Strict):
+    """Erasure requests (R29) from the request feed: CSV files dropped into a folder."""
+
+    requests_folder: str = Field(
+        default="erasure_requests",
+        description="Folder the `erasure_request_feed` sensor watches for request files (CSV, "
+        "header kind,identifier,reason,requested_by), relative to the warehouse's folder. Each "
+        "file is carried out once and deleted; results go to its results/ subfolder, a file "
+        "with a bad line to rejected/.",
+    )
+
+
 class BackupConfig(_Strict):
     """Encrypted backups of the warehouse (R32): `custodian backup` / `custodian restore`."""
 
@@ -675,6 +687,7 @@ class GovernanceConfig(_Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     retention: RetentionConfig = RetentionConfig()
     backup: BackupConfig = BackupConfig()
+    erasure: ErasureConfig = ErasureConfig()
     masking: MaskingConfig = MaskingConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     access: AccessConfig = AccessConfig()
@@ -739,6 +752,7 @@ def _allowed_keys() -> dict[str, list[str]]:
         "retention": list(RetentionConfig.model_fields),
         "retention.policies": list(RetentionPolicy.model_fields),
         "backup": list(BackupConfig.model_fields),
+        "erasure": list(ErasureConfig.model_fields),
         "masking": list(MaskingConfig.model_fields),
         "analytics": list(AnalyticsConfig.model_fields),
         "access": list(AccessConfig.model_fields),

@@ -10,6 +10,7 @@ from dagster_project import settings
 from dagster_project.config import load_config
 from dagster_project.defs.analytics.assets import build_analytics_asset
 from dagster_project.defs.audit.assets import build_audit_assets, build_audit_job
+from dagster_project.defs.erasure.requests import erasure_request_feed, erasure_requests_job
 from dagster_project.defs.history.assets import build_golden_history_asset, build_history_asset
 from dagster_project.defs.ingestion.assets import build_ingestion_assets
 from dagster_project.defs.monitoring.assets import build_monitoring_assets
@@ -44,6 +45,7 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
         build_audit_job(config),
         build_retention_job(config),
         retrain_match_model_job,
+        erasure_requests_job,
     ]
     assets = [
         *build_ingestion_assets(config),
@@ -64,7 +66,7 @@ def build_definitions(config_path: Path | None = None) -> dg.Definitions:
         asset_checks=build_gate_checks(assets, config, config_path),
         jobs=jobs,
         schedules=build_schedules(config, jobs),
-        sensors=[daily_job_failure_alert],
+        sensors=[daily_job_failure_alert, erasure_request_feed],
         resources={**default_resources(config_path), "dbt": dbt_resource(dbt_project)},
         # Each step runs in its own process (so a crash in DuckDB or Splink fails that step,
         # not the run) forked from a server that has already imported the project: importing

@@ -7,18 +7,13 @@ The identifier given is personal data: it is never printed or logged, only its k
 
 from __future__ import annotations
 
-import csv
 import os
-from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from dagster_project import settings
 from dagster_project.cli._common import (
     EXIT_BAD_INPUT,
     AsOption,
@@ -28,31 +23,7 @@ from dagster_project.cli._common import (
     fail,
     load_governance,
     log_access,
-    steward_connection,
 )
-
-REQUEST_COLUMNS = ("kind", "identifier", "reason", "requested_by")
-
-
-@dataclass
-class _Request:
-    """One erasure request. `value` is personal data: never printed or logged."""
-
-    line: int | None  # in the request file; None for a request given on the command line
-    kind: str
-    value: str
-    reason: str
-    by: str
-
-
-@dataclass
-class _Result:
-    request: _Request
-    status: str  # erased | would erase | no match | refused
-    message: str = ""
-    request_id: str = ""
-    rows: int = 0
-    suppressed: int = 0
 
 
 def _one_identifier(**given: str | None) -> tuple[str, str]:
@@ -63,40 +34,14 @@ def _one_identifier(**given: str | None) -> tuple[str, str]:
     return next(iter(named.items()))
 
 
-def _read_requests(path: Path) -> list[_Request]:
-    """The request file: CSV with the header kind,identifier,reason,requested_by (UTF-8).
-    Exits 2 naming the line and what is wrong, never the identifier."""
-    from dagster_project.lib.privacy.erasure import IDENTIFIER_KINDS
+def _read_requests(path: Path) -> list:
+    """The request file's requests; exits 2 naming the lines that are wrong."""
+    from dagster_project.lib.privacy.requests import RequestFileError, read_request_file
 
-    if not path.is_file():
-        raise fail(f"request file {path} does not exist", EXIT_BAD_INPUT)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise fail(
-                f"{path}: the header must name {','.join(REQUEST_COLUMNS)}; missing "
-                f"{', '.join(missing)}",
-                EXIT_BAD_INPUT,
-            )
-        requests, problems = [], []
-        for row in reader:
-            line = reader.line_num
-            kind = (row["kind"] or "").strip().lower().replace("-", "_")
-            fields = {c: (row[c] or "").strip() for c in REQUEST_COLUMNS}
-            if kind not in IDENTIFIER_KINDS:
-                problems.append(f"line {line}: kind must be one of {', '.join(IDENTIFIER_KINDS)}")
-            elif not all(fields[c] for c in ("identifier", "reason", "requested_by")):
-                problems.append(f"line {line}: identifier, reason and requested_by are required")
-            else:
-                requests.append(_Request(line, kind, fields["identifier"], fields["reason"],
-                                         fields["requested_by"]))  # fmt: skip
-    if problems:
-        raise fail(f"{path}: nothing was erased, fix these lines first:\n" + "\n".join(problems),
-                   EXIT_BAD_INPUT)  # fmt: skip
-    if not requests:
-        raise fail(f"{path} holds no request", EXIT_BAD_INPUT)
-    return requests
+    try:
+        return read_request_file(path)
+    except RequestFileError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
 def erase(
@@ -138,6 +83,8 @@ def erase(
     identifiers are suppressed at ingestion. Needs the `erase` right; writes a completion record
     per request to privacy.erasure_requests."""
 
+    from dagster_project.lib.privacy.requests import ErasureRequest, finish
+
     kind, value = _one_identifier(
         email=email, phone=phone, national_id=national_id, golden_id=golden_id,
         requests=str(requests_file) if requests_file else None,
@@ -150,7 +97,7 @@ def erase(
                 "--reason and --by are required (they are the erasure's evidence)",
                 EXIT_BAD_INPUT,
             )
-        requests = [_Request(None, kind, value, reason.strip(), by.strip())]
+        requests = [ErasureRequest(None, kind, value, reason.strip(), by.strip())]
     _, governance = load_governance(config)
     detail = (f"kind={kind}" if kind != "requests" else f"requests={len(requests)}") + (
         " dry-run" if dry_run else ""
@@ -173,7 +120,7 @@ def erase(
         raise fail(results[0].message, EXIT_BAD_INPUT)
     summary = ""
     if erased:
-        summary = _finish(governance, erased, values, archive_touched)
+        summary = finish(governance, erased, values, archive_touched)
     log_access(actor, "erase", detail, "ok", rows=sum(r.rows for r in results))
     if single and erased:
         outcome = erased[0]
@@ -187,121 +134,32 @@ def erase(
             raise typer.Exit(1)
 
 
-def _carry_out(governance, actor, detail: str, requests: list[_Request], *, dry_run: bool,
-               all_matching: bool) -> tuple[list[_Result], set[str], bool]:  # fmt: skip
-    """Resolve and erase (or count) each request on one connection, the archive attached when
-    there is one. Returns each request's result, the erased values (for the file and byte
-    searches) and whether the archive changed."""
-    from dagster_project.lib.backups import backup_folder, journal_erasure
-    from dagster_project.lib.privacy import archive, erasure
+def _carry_out(governance, actor, detail: str, requests: list, *, dry_run: bool,
+               all_matching: bool) -> tuple[list, set[str], bool]:  # fmt: skip
+    """lib.privacy.requests.carry_out, its refusals (no archive key, an unregistered table) as
+    a logged refusal that exits 2."""
+    from dagster_project.lib.privacy.archive import ArchiveKeyError
     from dagster_project.lib.privacy.erasure_registry import UnregisteredTableError
-    from dagster_project.lib.privacy.suppression import suppression_hash
+    from dagster_project.lib.privacy.requests import carry_out
 
-    con = steward_connection(write=not dry_run)
-    opened = ExitStack()
-    archive_file = archive.archive_path(settings.warehouse_path(), governance)
-    results: list[_Result] = []
-    values: set[str] = set()
-    archive_touched = False
     try:
-        if archive_file.exists():
-            # An archived customer is erased from the archive too (it needs the archive's key).
-            opened.enter_context(
-                archive.attached_archive(
-                    con, archive_file, archive.encryption_key(), read_only=dry_run
-                )
-            )  # fmt: skip
-        for request in requests:
-            try:
-                target = erasure.resolve_target(con, governance, request.kind, request.value)
-                if len(target.golden_ids) > 1 and not all_matching:
-                    raise erasure.ErasureError(
-                        f"the {request.kind.replace('_', ' ')} leads to "
-                        f"{len(target.golden_ids)} golden customers "
-                        f"({', '.join(target.golden_ids)}): erase one with --golden-id, or all "
-                        "of them with --all-matching"
-                    )
-            except erasure.NobodyMatchedError as exc:
-                results.append(_Result(request, "no match", str(exc)))
-                continue
-            except erasure.ErasureError as exc:
-                results.append(_Result(request, "refused", str(exc)))
-                continue
-            if dry_run:
-                counts = erasure.count_rows(con, governance, target)
-                results.append(_Result(request, "would erase", rows=sum(counts.values())))
-                if request.line is None:
-                    _print_counts(target, counts, dry_run)
-                continue
-            completed_at = datetime.now(UTC).replace(tzinfo=None)
-            outcome = erasure.erase(
-                con, governance, target, kind=request.kind, value=request.value,
-                reason=request.reason, requested_by=request.by, at=completed_at,
-            )  # fmt: skip
-            # Where a restore finds it, so that no backup brings the person back.
-            journal_erasure(
-                backup_folder(settings.warehouse_path(), governance), outcome.request_id,
-                completed_at,
-                [suppression_hash(key) for key in target.record_keys], target.golden_ids,
-            )  # fmt: skip
-            rows = sum(outcome.rows_by_table.values())
-            results.append(_Result(request, "erased", request_id=outcome.request_id, rows=rows,
-                                   suppressed=outcome.suppressions_added))  # fmt: skip
-            values |= target.values
-            archive_touched |= any(
-                t.startswith(f"{archive.ALIAS}.") and n for t, n in outcome.rows_by_table.items()
-            )
-            if request.line is None:
-                _print_counts(target, outcome.rows_by_table, dry_run)
-    except (archive.ArchiveKeyError, UnregisteredTableError) as exc:
+        return carry_out(governance, requests, dry_run=dry_run, all_matching=all_matching,
+                         show_counts=_print_counts)  # fmt: skip
+    except (ArchiveKeyError, UnregisteredTableError) as exc:
         log_access(actor, "erase", detail, "refused")
         raise fail(str(exc), EXIT_BAD_INPUT) from None
-    finally:
-        opened.close()
-        con.close()
-    return results, values, archive_touched
+    except (FileNotFoundError, RuntimeError) as exc:  # no warehouse, a lock, a key
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
-def _finish(governance, erased: list[_Result], values: set[str], archive_touched: bool) -> str:
-    """After the erasures committed: files holding an erased value deleted, the analyst
-    database rebuilt, the warehouse (and the archive) compacted; the completion records say so."""
-    from dagster_project.lib.privacy import archive, compaction, erasure
-
-    con = steward_connection(write=True)
-    try:
-        files, analytics = _clean_up_after_commit(con, governance, values)
-    finally:
-        con.close()
-    compaction = compaction.compact_database(settings.warehouse_path(), values)
-    if archive_touched:
-        archive.rewrite_archive(
-            archive.archive_path(settings.warehouse_path(), governance),
-            archive.encryption_key(),
-        )
-        compaction += "; archive rewritten"
-    con = steward_connection(write=True)
-    try:
-        for result in erased:
-            erasure.record_followup(con, result.request_id, [str(f) for f in files], compaction)
-    finally:
-        con.close()
-    return (
-        f"{len(files)} file(s) deleted, analyst database {analytics}, warehouse {compaction}, "
-        f"{sum(r.suppressed for r in erased)} identifier hash(es) added to the suppression list "
-        "(privacy.erasure_requests holds the record)"
-    )
-
-
-def _print_results(results: list[_Result]) -> None:
+def _print_results(results: list) -> None:
     table = Table()
     for column in ("line", "kind", "outcome", "request", "rows"):
         table.add_column(column, no_wrap=column in ("request",))
     for result in results:
-        table.add_row(
-            str(result.request.line), result.request.kind,
-            result.status + (f": {result.message}" if result.status == "refused" else ""),
-            result.request_id, f"{result.rows:,}",
-        )  # fmt: skip
+        row = result.as_row()
+        table.add_row(row["line"], row["kind"], row["outcome"], row["request_id"],
+                      f"{result.rows:,}")  # fmt: skip
     console.print(table)
 
 
@@ -319,31 +177,3 @@ def _print_counts(target, counts: dict[str, int], dry_run: bool) -> None:
         if rows:
             table.add_row(name, f"{rows:,}")
     console.print(table)
-
-
-def _clean_up_after_commit(con, governance, values: set[str]) -> tuple[list, str]:
-    """Delete report files holding the person's values and rebuild the analyst database from
-    the erased marts (a new file replaces the old, so none of its bytes stay)."""
-    from dagster_project.lib.privacy.analytics import build_analytics_database
-    from dagster_project.lib.privacy.compaction import files_holding
-    from dagster_project.lib.warehouse import table_exists
-
-    warehouse = settings.warehouse_path().resolve()
-    analytics_path = settings.analytics_path().resolve()
-    databases = {warehouse, analytics_path, settings.access_log_path().resolve()}
-    databases |= {path.with_name(path.name + ".wal") for path in (warehouse, analytics_path)}
-    roots = {warehouse.parent, settings.reports_dir().resolve()}
-    files = sorted(
-        {path for root in roots if root.is_dir() for path in files_holding(root, values, databases)}
-    )
-    for path in files:
-        path.unlink(missing_ok=True)
-    if not analytics_path.exists() or not table_exists(con, "main.golden_customers"):
-        return files, "not present"
-    build = build_analytics_database(con, analytics_path, governance.analytics, governance.masking)
-    if build.passed:
-        return files, "rebuilt"
-    # A rejected rebuild would leave yesterday's file, with the person in it: remove it; the
-    # next daily run builds it again.
-    analytics_path.unlink()
-    return files, "removed (its rebuild failed a check; the next `custodian run` rebuilds it)"

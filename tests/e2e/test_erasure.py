@@ -294,13 +294,78 @@ def test_a_request_file_is_carried_out_line_by_line(erased, tmp_path: Path) -> N
     assert "erased" in output
     assert "no match" in output
     assert unknown not in done.stdout + done.stderr
+    assert _left_and_completed(warehouse, golden_id, "art. 17 request") == (0, 1)
+
+
+def test_the_request_feed_carries_out_a_dropped_file_once(erased, monkeypatch) -> None:
+    """R29's request feed: the sensor starts the erasure_requests job for each file in
+    erasure.requests_folder; a file with a bad line erases nothing and is set aside with the
+    reason, a good one is carried out, its results kept without identifiers and itself deleted."""
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from dagster_project.defs.resources import GovernanceResource
+
+    root, env, *_ = erased
+    for name in ("CUSTODIAN_CONFIG", "CUSTODIAN_WAREHOUSE", "CUSTODIAN_MASKING_SALT",
+                 "DAGSTER_HOME", "CUSTODIAN_ENCRYPTION_KEY"):  # fmt: skip
+        monkeypatch.setenv(name, env[name])
+    warehouse = root / "warehouse" / "custodian.duckdb"
+    with open_database(warehouse, read_only=True) as con:
+        (golden_id,) = con.execute(
+            "select max(golden_customer_id) from main.golden_customers"
+        ).fetchone()
+    folder = root / "warehouse" / "erasure_requests"
+    folder.mkdir()
+    unknown = "nobody.in.the.feed@example.invalid"
+    (folder / "bad.csv").write_text("kind,identifier,reason,requested_by\n"
+                                    "passport,X1,art. 17,dpo\n", encoding="utf-8")  # fmt: skip
+    (folder / "requests.csv").write_text(
+        "kind,identifier,reason,requested_by\n"
+        f"golden_id,{golden_id},art. 17 via feed,dpo\n"
+        f"email,{unknown},art. 17 via feed,dpo\n",
+        encoding="utf-8",
+    )
+    definitions = build_definitions(Path(env["CUSTODIAN_CONFIG"]))
+    sensor = definitions.get_sensor_def("erasure_request_feed")
+    job = definitions.resolve_job_def("erasure_requests")
+    resources = {"governance": GovernanceResource(config_path=env["CUSTODIAN_CONFIG"])}
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
+        assert sorted(r.tags["erasure/request_file"] for r in tick.run_requests) == [
+            "bad.csv", "requests.csv"
+        ]  # fmt: skip
+        runs = {
+            request.tags["erasure/request_file"]: job.execute_in_process(
+                run_config=request.run_config, instance=instance, raise_on_error=False
+            )
+            for request in tick.run_requests
+        }
+        assert not runs["bad.csv"].success
+        assert runs["requests.csv"].success
+        again = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
+        assert again.run_requests == []
+    assert not (folder / "bad.csv").exists()
+    assert "kind must be one of" in (folder / "rejected" / "bad.csv.error.txt").read_text()
+    assert not (folder / "requests.csv").exists()
+    (result_file,) = (folder / "results").glob("requests.*.csv")
+    results = result_file.read_text(encoding="utf-8")
+    assert "erased" in results
+    assert "no match" in results
+    assert unknown not in results
+    assert _left_and_completed(warehouse, golden_id, "art. 17 via feed") == (0, 1)
+
+
+def _left_and_completed(warehouse: Path, golden_id: str, reason: str) -> tuple[int, int]:
+    """Rows the golden customer still has, and completion records with the request's reason."""
     with open_database(warehouse, read_only=True) as con:
         (left,) = con.execute(
             "select count(*) from main.golden_customers where golden_customer_id = ?",
             [golden_id],
         ).fetchone()
         (completed,) = con.execute(
-            "select count(*) from privacy.erasure_requests where reason = 'art. 17 request'"
+            "select count(*) from privacy.erasure_requests where reason = ?", [reason]
         ).fetchone()
-    assert left == 0
-    assert completed == 1
+    return left, completed
