@@ -71,7 +71,7 @@ def erasure_requests_job() -> None:
 
 @dg.sensor(
     name="erasure_request_feed",
-    job=erasure_requests_job,
+    job_name=JOB,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts the erasure_requests job for each request file (*.csv) in "
