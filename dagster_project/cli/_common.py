@@ -403,16 +403,9 @@ def failure_summary(result: ExecuteInProcessResult, log_path: Path | None = None
 def steward_connection(*, write: bool):
     """The warehouse for steward commands (review, cases): read-only to look, the write lock to
     record. Refuses a warehouse that does not exist yet instead of creating an empty one."""
-    from dagster_project.lib.warehouse import connect
+    from dagster_project.lib.warehouse import connect_existing
 
-    path = settings.warehouse_path()
-    if not path.exists():
-        raise fail(
-            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
-            "or set CUSTODIAN_WAREHOUSE to an existing file",
-            EXIT_BAD_INPUT,
-        )
     try:
-        return connect(path, read_only=not write, timeout=None if write else 5)
+        return connect_existing(settings.warehouse_path(), write=write)
     except (FileNotFoundError, RuntimeError) as exc:
         raise fail(str(exc), EXIT_BAD_INPUT) from None

@@ -31,14 +31,13 @@ def _folder(governance) -> Path:
     return backup_folder(settings.warehouse_path(), governance)
 
 
-def _key(governance) -> str:
-    from dagster_project.lib.privacy.archive import ArchiveKeyError, encryption_key
+def _key() -> str:
+    from dagster_project.lib.warehouse import EncryptedFileError, encryption_key
 
     try:
         return encryption_key()
-    except ArchiveKeyError as exc:
-        raise fail(str(exc).replace("the archive database is", "backups are"),
-                   EXIT_BAD_INPUT) from None  # fmt: skip
+    except EncryptedFileError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
 
 
 def backup(
@@ -68,7 +67,7 @@ def backup(
     warehouse = settings.warehouse_path()
     if not warehouse.exists():
         raise fail(f"warehouse {warehouse} does not exist: nothing to back up", EXIT_BAD_INPUT)
-    key = _key(governance)
+    key = _key()
     try:
         taken = take_backup(
             warehouse, folder, key, kind=kind, at=datetime.now(UTC).replace(tzinfo=None)
@@ -120,7 +119,7 @@ def restore(
 
     _, governance = load_governance(config)
     actor = authorise_or_refuse(governance, "backup", "restore", backup_id, as_user)
-    key = _key(governance)
+    key = _key()
     try:
         done = restore_backup(
             settings.warehouse_path(), _folder(governance), backup_id, key, governance,
@@ -151,7 +150,7 @@ def encrypt(
 
     _, governance = load_governance(config)
     actor = authorise_or_refuse(governance, "backup", "encrypt", "", as_user)
-    key = _key(governance)
+    key = _key()
     for path in (settings.warehouse_path(), settings.analytics_path()):
         if not path.exists():
             continue

@@ -231,6 +231,19 @@ def encrypt_spills(con: duckdb.DuckDBPyConnection, temp_directory: Path | str) -
     con.execute("set temp_file_encryption = true")
 
 
+def connect_existing(path: Path | str, *, write: bool) -> duckdb.DuckDBPyConnection:
+    """`connect()` for commands that act on a warehouse the runs built: refuses one that does
+    not exist instead of creating an empty one; read-only waits 5 s for a writer, a writer
+    waits the lock timeout."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
+            "or set CUSTODIAN_WAREHOUSE to an existing file"
+        )
+    return connect(path, read_only=not write, timeout=None if write else 5)
+
+
 @contextmanager
 def connection(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """`connect()` as a context manager that always closes, releasing the write lock."""

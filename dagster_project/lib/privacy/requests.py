@@ -106,16 +106,9 @@ def write_results(path: Path, results: list[RequestResult]) -> None:
 
 
 def open_warehouse(*, write: bool):
-    """The warehouse, refusing one that does not exist instead of creating an empty one."""
-    from dagster_project.lib.warehouse import connect
+    from dagster_project.lib.warehouse import connect_existing
 
-    path = settings.warehouse_path()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"warehouse {path} does not exist yet: run `custodian run` (or `make demo`) first, "
-            "or set CUSTODIAN_WAREHOUSE to an existing file"
-        )
-    return connect(path, read_only=not write, timeout=None if write else 5)
+    return connect_existing(settings.warehouse_path(), write=write)
 
 
 def carry_out(
